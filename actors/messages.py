@@ -1,0 +1,109 @@
+"""Typed messages between actors: one union per receiver.
+
+Commands are imperative; replies travel either through a one-shot
+:class:`actors.ref.Reply` (``ask``) or, for a session, as encoded frames put
+straight into its outbox by the actor that answers, so that a reply is never
+overtaken by a broadcast that the same actor sends afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.frames import Ref
+from actors.handle import SessionHandle
+from actors.ref import Reply
+from storage.interface import User
+
+# --- to a room ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    session: SessionHandle
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    session: SessionHandle
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGone:
+    """The session disconnected: leave without a reply."""
+
+    session: SessionHandle
+
+
+@dataclass(frozen=True, slots=True)
+class PostGroup:
+    session: SessionHandle
+    content: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMembers:
+    """A session asks for the room's online list; the answer goes to its outbox."""
+
+    session: SessionHandle
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetMembers:
+    """The HTTP API asks for the room's online users."""
+
+    reply: Reply[list[User]]
+
+
+RoomMsg = JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers
+
+# --- to the registry -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterSession:
+    session: SessionHandle
+
+
+@dataclass(frozen=True, slots=True)
+class UnregisterSession:
+    session: SessionHandle
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePrivate:
+    """A private message from ``session`` to ``target``, a user known to exist."""
+
+    session: SessionHandle
+    target: User
+    content: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListOnline:
+    session: SessionHandle
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetOnline:
+    reply: Reply[list[User]]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAllSessions:
+    """Shutdown: close every session with ``code``; replies with how many there were."""
+
+    code: int
+    reason: str
+    reply: Reply[int]
+
+
+RegistryMsg = (
+    RegisterSession | UnregisterSession | RoutePrivate | ListOnline | GetOnline | CloseAllSessions
+)

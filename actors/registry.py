@@ -1,0 +1,176 @@
+"""The registry actor: who is connected, and where private messages go.
+
+Contract:
+
+* **Actor id** ``registry``; one per process, started by the composition root.
+* **Mailbox** :data:`actors.messages.RegistryMsg`, bounded.
+* **State it owns**: every live session, grouped by user (a user may hold
+  several sessions), which is also the site-wide online list.
+* **Private messages** are appended to the journal here and delivered after
+  commit through an :class:`actors.delivery.OrderedDelivery`, to every session
+  of the target and of the sender, with the ``ack`` to the sending session.
+  Routing between sessions lives only here: a deployment of several server
+  processes adds its cross-process hop in this one place.
+* **Failure policy**: the registry is not restarted; a crash escalates and
+  stops the server (its state is the truth about who is connected, and there
+  is no way to rebuild it without the sessions reconnecting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+import trio
+
+from actors.delivery import Delivery, OrderedDelivery
+from actors.frames import Ref, encode, error_frame, with_ref
+from actors.handle import SessionHandle
+from actors.logs import supervision_event
+from actors.messages import (
+    CloseAllSessions,
+    GetOnline,
+    ListOnline,
+    RegisterSession,
+    RegistryMsg,
+    RoutePrivate,
+    UnregisterSession,
+)
+from actors.ref import ActorRef, open_mailbox
+from storage.interface import Draft, MessageLog, User
+
+
+class Presence:
+    """Sessions by user, in order of arrival: the pure core of the registry."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[str, SessionHandle]] = {}
+
+    def add(self, session: SessionHandle) -> bool:
+        """Register a session; True when it is the user's first (they came online)."""
+        sessions = self._sessions.setdefault(session.user.user_id, {})
+        sessions[session.session_id] = session
+        return len(sessions) == 1
+
+    def remove(self, session: SessionHandle) -> bool:
+        """Forget a session; True when it was the user's last (they went offline)."""
+        sessions = self._sessions.get(session.user.user_id)
+        if sessions is None or sessions.pop(session.session_id, None) is None:
+            return False
+        if sessions:
+            return False
+        del self._sessions[session.user.user_id]
+        return True
+
+    def sessions_of(self, user_id: str) -> list[SessionHandle]:
+        return list(self._sessions.get(user_id, {}).values())
+
+    def all_sessions(self) -> list[SessionHandle]:
+        return [s for sessions in self._sessions.values() for s in sessions.values()]
+
+    def online(self) -> list[User]:
+        return [next(iter(s.values())).user for s in self._sessions.values()]
+
+    @property
+    def user_count(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(s) for s in self._sessions.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStats:
+    users_online: int
+    sessions: int
+    mailbox_depth: int
+    delivery_depth: int
+
+
+class Registry:
+    def __init__(self, journal: MessageLog, delivery_capacity: int) -> None:
+        self.presence = Presence()
+        self._journal = journal
+        self._delivery = OrderedDelivery(delivery_capacity)
+        self.ref: ActorRef[RegistryMsg] | None = None
+
+    async def run(
+        self,
+        mailbox_capacity: int,
+        *,
+        task_status: trio.TaskStatus[ActorRef[RegistryMsg]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        ref, mailbox = open_mailbox("registry", mailbox_capacity)
+        self.ref = ref
+        supervision_event("registry", "started", parent="root")
+        try:
+            with mailbox:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._delivery.run)
+                    task_status.started(ref)
+                    async for message in mailbox:
+                        await self._handle(message)
+        except Exception as exc:
+            supervision_event("registry", "crashed", parent="root", reason=repr(exc), exc=exc)
+            raise
+        finally:
+            supervision_event("registry", "stopped", parent="root")
+
+    async def _handle(self, message: RegistryMsg) -> None:
+        match message:
+            case RoutePrivate(session, target, content, ref):
+                await self._route_private(session, target, content, ref)
+            case RegisterSession(session):
+                self.presence.add(session)
+            case UnregisterSession(session):
+                self.presence.remove(session)
+            case ListOnline(session, ref):
+                users = [u.to_wire() for u in self.presence.online()]
+                session.deliver(encode(with_ref({"type": "online", "users": users}, ref)))
+            case GetOnline(reply):
+                reply.send(self.presence.online())
+            case CloseAllSessions(code, reason, reply):
+                sessions = self.presence.all_sessions()
+                for s in sessions:
+                    s.close(code, reason)
+                reply.send(len(sessions))
+            case _:
+                assert_never(message)
+
+    async def _route_private(
+        self, session: SessionHandle, target: User, content: str, ref: Ref
+    ) -> None:
+        delivered = bool(self.presence.sessions_of(target.user_id))
+        draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
+        stored, commit = await self._journal.append(draft)
+        frame = encode(stored.to_wire())
+        ack = encode(
+            with_ref(
+                {"type": "ack", "id": stored.id, "timestamp": stored.timestamp, "delivered": delivered},
+                ref,
+            )
+        )
+        sender_id, target_id = session.user.user_id, target.user_id
+
+        def deliver() -> None:
+            session.deliver(ack)
+            receivers = self.presence.sessions_of(target_id)
+            if sender_id != target_id:
+                receivers += self.presence.sessions_of(sender_id)
+            for receiver in receivers:
+                receiver.deliver(frame)
+
+        def failed() -> None:
+            session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
+
+        await self._delivery.push(Delivery(commit, deliver, failed))
+
+    def statistics(self) -> RegistryStats:
+        depth = self.ref.stats().depth if self.ref is not None else 0
+        return RegistryStats(
+            users_online=self.presence.user_count,
+            sessions=self.presence.session_count,
+            mailbox_depth=depth,
+            delivery_depth=self._delivery.depth,
+        )

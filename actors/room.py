@@ -1,0 +1,270 @@
+"""The room actor: membership, group messages and join/leave notices of one room.
+
+Contract:
+
+* **Actor id** ``room:<room_id>``, supervised by :class:`actors.rooms.RoomSupervisor`.
+* **Mailbox** :data:`actors.messages.RoomMsg`, bounded (``room_mailbox`` in config).
+* **Out**: frames to member sessions through :class:`actors.handle.SessionHandle`
+  (never awaited); drafts to the journal (awaited only when the journal is full).
+* **Order**: a group message is appended to the journal, then delivered by the
+  room's :class:`actors.delivery.OrderedDelivery` once committed; notices share
+  that queue. Every member sees the room's messages in id order.
+* **Failure policy**: on a crash the supervisor restarts the room with the same
+  mailbox and the same :class:`RoomState` (the roster is plain data that the
+  failed code may not have finished updating, so it is re-checked). Members
+  stay joined and receive an ``internal`` error telling them that messages in
+  flight at the time of the crash may not have been delivered; those messages
+  may or may not be in the history, and their senders received no ``ack``.
+
+The state change itself lives in :class:`RoomState`, a plain class tested
+without tasks or sockets.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import assert_never
+
+import trio
+
+from actors.delivery import Delivery, OrderedDelivery
+from actors.frames import Ref, encode, error_frame, with_ref
+from actors.handle import SessionHandle
+from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
+from actors.ref import ActorRef
+from storage.interface import Draft, MessageLog, RoomInfo, User
+
+NOTICE_JOIN = "{name} joined the room"
+NOTICE_LEAVE = "{name} left the room"
+
+
+class Joined(enum.Enum):
+    AGAIN = "again"  # this session was already a member
+    ANOTHER_SESSION = "another_session"  # the user was already present through another session
+    FIRST = "first"  # the user was not present: announce them
+
+
+class Left(enum.Enum):
+    NOT_MEMBER = "not_member"
+    ANOTHER_SESSION_REMAINS = "another_session_remains"
+    LAST = "last"  # the user's last session left: announce it
+
+
+class RoomState:
+    """Who is in the room, by session and by user, in order of arrival."""
+
+    def __init__(self, info: RoomInfo) -> None:
+        self.info = info
+        self.members: dict[str, SessionHandle] = {}
+        self._sessions_by_user: dict[str, set[str]] = {}
+        self._users: dict[str, User] = {}
+
+    def join(self, session: SessionHandle) -> Joined:
+        if session.session_id in self.members:
+            return Joined.AGAIN
+        self.members[session.session_id] = session
+        user_id = session.user.user_id
+        sessions = self._sessions_by_user.setdefault(user_id, set())
+        sessions.add(session.session_id)
+        if len(sessions) > 1:
+            return Joined.ANOTHER_SESSION
+        self._users[user_id] = session.user
+        return Joined.FIRST
+
+    def leave(self, session_id: str) -> Left:
+        session = self.members.pop(session_id, None)
+        if session is None:
+            return Left.NOT_MEMBER
+        user_id = session.user.user_id
+        sessions = self._sessions_by_user[user_id]
+        sessions.discard(session_id)
+        if sessions:
+            return Left.ANOTHER_SESSION_REMAINS
+        del self._sessions_by_user[user_id]
+        del self._users[user_id]
+        return Left.LAST
+
+    def is_member(self, session_id: str) -> bool:
+        return session_id in self.members
+
+    def online(self) -> list[User]:
+        return list(self._users.values())
+
+    @property
+    def online_count(self) -> int:
+        return len(self._users)
+
+    def check(self) -> None:
+        """Rebuild the per-user index from the member table after a crash."""
+        by_user: dict[str, set[str]] = {}
+        users: dict[str, User] = {}
+        for session_id, session in self.members.items():
+            by_user.setdefault(session.user.user_id, set()).add(session_id)
+            users.setdefault(session.user.user_id, session.user)
+        self._sessions_by_user = by_user
+        self._users = users
+
+
+@dataclass(frozen=True, slots=True)
+class RoomStats:
+    room_id: str
+    sessions: int
+    online: int
+    mailbox_depth: int
+    delivery_depth: int
+
+
+class Room:
+    """One incarnation of a room actor: the thin loop around :class:`RoomState`."""
+
+    def __init__(
+        self, state: RoomState, journal: MessageLog, delivery_capacity: int, *, restarted: bool
+    ) -> None:
+        self.state = state
+        self._journal = journal
+        self._delivery = OrderedDelivery(delivery_capacity)
+        self._restarted = restarted
+        self._wire_room = state.info.to_wire()
+
+    async def run(
+        self,
+        mailbox: trio.MemoryReceiveChannel[RoomMsg],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._delivery.run)
+            if self._restarted:
+                self._after_restart()
+            task_status.started()
+            async for message in mailbox:
+                await self._handle(message)
+            nursery.cancel_scope.cancel()
+
+    async def _handle(self, message: RoomMsg) -> None:
+        match message:
+            case PostGroup(session, content, ref):
+                await self._post(session, content, ref)
+            case JoinRoom(session, ref):
+                await self._join(session, ref)
+            case LeaveRoom(session, ref):
+                await self._leave(session, ref)
+            case SessionGone(session):
+                await self._leave(session, None, quiet=True)
+            case ListMembers(session, ref):
+                frame = {"type": "online", "room_id": self.state.info.room_id}
+                frame["users"] = [u.to_wire() for u in self.state.online()]  # type: ignore[assignment]
+                session.deliver(encode(with_ref(frame, ref)))
+            case GetMembers(reply):
+                reply.send(self.state.online())
+            case _:
+                assert_never(message)
+
+    async def _post(self, session: SessionHandle, content: str, ref: Ref) -> None:
+        room_id = self.state.info.room_id
+        if not self.state.is_member(session.session_id):
+            session.deliver(error_frame("not_in_room", f"join room {room_id} before posting", ref))
+            return
+        draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
+        stored, commit = await self._journal.append(draft)
+        frame = encode(stored.to_wire())
+        ack = encode(with_ref({"type": "ack", "id": stored.id, "timestamp": stored.timestamp}, ref))
+
+        def deliver() -> None:
+            session.deliver(ack)
+            self._fan_out(frame)
+
+        def failed() -> None:
+            session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
+
+        await self._delivery.push(Delivery(commit, deliver, failed))
+
+    async def _join(self, session: SessionHandle, ref: Ref) -> None:
+        outcome = self.state.join(session)
+        reply = {"type": "joined", "room": self._wire_room}
+        reply["users"] = [u.to_wire() for u in self.state.online()]  # type: ignore[assignment]
+        session.deliver(encode(with_ref(reply, ref)))
+        if outcome is Joined.FIRST:
+            notice = self._notice("join", session.user)
+            await self._delivery.push(
+                Delivery(None, lambda: self._fan_out(notice, skip=session.session_id))
+            )
+
+    async def _leave(self, session: SessionHandle, ref: Ref, *, quiet: bool = False) -> None:
+        outcome = self.state.leave(session.session_id)
+        room_id = self.state.info.room_id
+        if not quiet:
+            if outcome is Left.NOT_MEMBER:
+                session.deliver(error_frame("not_in_room", f"you are not in room {room_id}", ref))
+                return
+            session.deliver(encode(with_ref({"type": "left", "room_id": room_id}, ref)))
+        if outcome is Left.LAST:
+            notice = self._notice("leave", session.user)
+            await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
+
+    def _notice(self, event: str, user: User) -> str:
+        template = NOTICE_JOIN if event == "join" else NOTICE_LEAVE
+        return encode(
+            {
+                "type": "system",
+                "event": event,
+                "room_id": self.state.info.room_id,
+                "user": user.to_wire(),
+                "content": template.format(name=user.username),
+                "timestamp": _now_ms(),
+            }
+        )
+
+    def _fan_out(self, frame: str, *, skip: str | None = None) -> None:
+        """Deliver to every member without waiting; members that are gone are removed."""
+        gone = [
+            s for sid, s in self.state.members.items() if sid != skip and not s.deliver(frame)
+        ]
+        while gone:
+            session = gone.pop()
+            if self.state.leave(session.session_id) is Left.LAST:
+                notice = self._notice("leave", session.user)
+                gone.extend(s for s in self.state.members.values() if not s.deliver(notice))
+
+    def _after_restart(self) -> None:
+        self.state.check()
+        room_id = self.state.info.room_id
+        self._fan_out(
+            error_frame(
+                "internal",
+                f"room {room_id} restarted after a failure; you are still in it, but messages "
+                "sent just before may not have been delivered: reload its history",
+            )
+        )
+
+    def statistics(self, mailbox_depth: int) -> RoomStats:
+        return RoomStats(
+            room_id=self.state.info.room_id,
+            sessions=len(self.state.members),
+            online=self.state.online_count,
+            mailbox_depth=mailbox_depth,
+            delivery_depth=self._delivery.depth,
+        )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def run_room(
+    state: RoomState,
+    journal: MessageLog,
+    delivery_capacity: int,
+    incarnations: list[Room],
+    mailbox: trio.MemoryReceiveChannel[RoomMsg],
+    ref: ActorRef[RoomMsg],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Supervisor entry point: run one incarnation of the room actor."""
+    room = Room(state, journal, delivery_capacity, restarted=bool(incarnations))
+    incarnations.append(room)
+    del incarnations[:-1]
+    await room.run(mailbox, task_status=task_status)

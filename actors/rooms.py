@@ -1,0 +1,121 @@
+"""The room supervisor: starts room actors on demand and finds them by id.
+
+Contract:
+
+* **Actor id** ``rooms``; child actors ``room:<room_id>``, one_for_one under
+  the restart intensity from config (see :mod:`actors.supervisor`).
+* **State it owns**: the table ``room_id -> ref``. Sessions and the HTTP API
+  call :meth:`RoomSupervisor.resolve`; a room that exists in storage but has
+  no actor yet is started on first use, so a server with many quiet rooms does
+  not keep a task pair per room.
+* Room records (name, creation) are persisted by the web layer before a room
+  is resolved; this actor never writes to storage except through the journal.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+from actors.messages import RoomMsg
+from actors.ref import ActorRef
+from actors.room import Room, RoomState, RoomStats, run_room
+from actors.supervisor import RestartIntensity, Supervisor
+from storage.interface import MessageLog, RoomInfo
+
+RoomLookup = Callable[[str], Awaitable[RoomInfo | None]]
+
+
+@dataclass(slots=True)
+class _Entry:
+    ref: ActorRef[RoomMsg]
+    state: RoomState
+    incarnations: list[Room]
+
+
+class RoomSupervisor:
+    def __init__(
+        self,
+        journal: MessageLog,
+        lookup: RoomLookup,
+        intensity: RestartIntensity,
+        *,
+        mailbox_capacity: int,
+        delivery_capacity: int,
+    ) -> None:
+        self._journal = journal
+        self._lookup = lookup
+        self._supervisor = Supervisor("rooms", intensity, parent="root")
+        self._mailbox_capacity = mailbox_capacity
+        self._delivery_capacity = delivery_capacity
+        self._rooms: dict[str, _Entry] = {}
+        self._starting: dict[str, trio.Event] = {}
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[RoomSupervisor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._supervisor.run)
+            task_status.started(self)
+
+    def get(self, room_id: str) -> ActorRef[RoomMsg] | None:
+        """The ref of a running room, without touching storage."""
+        entry = self._rooms.get(room_id)
+        return None if entry is None else entry.ref
+
+    async def resolve(self, room_id: str) -> ActorRef[RoomMsg] | None:
+        """The room's ref, starting its actor if the room exists; None for an unknown room."""
+        while True:
+            entry = self._rooms.get(room_id)
+            if entry is not None:
+                return entry.ref
+            starting = self._starting.get(room_id)
+            if starting is None:
+                break
+            await starting.wait()
+        info = await self._lookup(room_id)
+        if info is None:
+            return None
+        return await self.start(info)
+
+    async def start(self, info: RoomInfo) -> ActorRef[RoomMsg]:
+        entry = self._rooms.get(info.room_id)
+        if entry is not None:
+            return entry.ref
+        starting = self._starting.get(info.room_id)
+        if starting is not None:
+            await starting.wait()
+            return self._rooms[info.room_id].ref
+        self._starting[info.room_id] = done = trio.Event()
+        try:
+            state = RoomState(info)
+            incarnations: list[Room] = []
+            child = functools.partial(
+                run_room, state, self._journal, self._delivery_capacity, incarnations
+            )
+            ref = await self._supervisor.start_child(
+                f"room:{info.room_id}", child, self._mailbox_capacity
+            )
+            self._rooms[info.room_id] = _Entry(ref, state, incarnations)
+            return ref
+        finally:
+            del self._starting[info.room_id]
+            done.set()
+
+    def online_count(self, room_id: str) -> int:
+        entry = self._rooms.get(room_id)
+        return 0 if entry is None else entry.state.online_count
+
+    def statistics(self) -> list[RoomStats]:
+        out = []
+        for entry in self._rooms.values():
+            depth = entry.ref.stats().depth
+            if entry.incarnations:
+                out.append(entry.incarnations[-1].statistics(depth))
+        return out
+
+    def restarts(self) -> int:
+        return sum(c.restarts for c in self._supervisor.statistics())

@@ -1,0 +1,241 @@
+"""The session actor: one per WebSocket, between a client and the other actors.
+
+Contract:
+
+* **Actor id** ``session:<user_id>:<n>``. It runs in the task that owns the
+  socket (Hypercorn's connection task, under the server's root nursery) and
+  is supervised there by :func:`run_session` with a *temporary* policy: a
+  session is never restarted, because its client must reconnect anyway.
+* **Tasks**: a reader (frame -> :mod:`actors.frames` command -> a ``tell`` to a
+  room or the registry) and a writer draining the bounded outbox into the
+  socket. The reader waits on a busy room (backpressure to the client); no
+  other actor ever waits on this session.
+* **Out**: rooms and the registry answer by putting encoded frames into the
+  outbox through the :class:`actors.handle.SessionHandle`; so does the reader
+  for errors and ``pong``. An outbox that overflows closes the session 1013.
+* **Closing**: the client leaving ends the session; so does a close requested
+  by another actor (1013 too slow, 1001 shutdown) or the token expiring
+  (4401). On the way out the session leaves every room it joined and
+  unregisters, shielded from cancellation and bounded in time.
+* **Failure policy**: an exception is logged once as ``crashed`` with its
+  traceback and the socket is closed with 1011; nothing else is affected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, assert_never
+
+import trio
+
+from actors.frames import (
+    AskOnline,
+    Command,
+    FrameError,
+    Join,
+    Leave,
+    Ping,
+    SendGroup,
+    SendPrivate,
+    encode,
+    error_frame,
+    parse_command,
+    with_ref,
+)
+from actors.handle import CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, SessionHandle
+from actors.logs import supervision_event
+from actors.messages import (
+    JoinRoom,
+    LeaveRoom,
+    ListMembers,
+    ListOnline,
+    PostGroup,
+    RegisterSession,
+    RegistryMsg,
+    RoomMsg,
+    RoutePrivate,
+    SessionGone,
+    UnregisterSession,
+)
+from actors.ref import ActorRef
+from storage.interface import User
+
+_numbers = itertools.count(1)
+
+
+class Transport(Protocol):
+    """The socket as the session sees it (adapted from Quart in ``web.ws``)."""
+
+    async def receive(self) -> str | bytes: ...
+
+    async def send(self, frame: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class TransportClosed(Exception):
+    """The client has gone; raised by a transport's send or receive."""
+
+
+class RoomResolver(Protocol):
+    async def resolve(self, room_id: str) -> ActorRef[RoomMsg] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    outbox_capacity: int
+    max_content: int
+    cleanup_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeps:
+    registry: ActorRef[RegistryMsg]
+    rooms: RoomResolver
+    find_user: Callable[[str], Awaitable[User | None]]
+
+
+def new_session_id(user: User) -> str:
+    return f"session:{user.user_id}:{next(_numbers)}"
+
+
+class Session:
+    def __init__(
+        self,
+        session_id: str,
+        user: User,
+        transport: Transport,
+        deps: SessionDeps,
+        settings: SessionSettings,
+        *,
+        token_expires_at: float | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.user = user
+        self._transport = transport
+        self._deps = deps
+        self._settings = settings
+        self._expires_at = token_expires_at
+        self._outbox_send, self._outbox = trio.open_memory_channel[str](settings.outbox_capacity)
+        self.handle = SessionHandle(session_id, user, self._outbox_send, self.request_close)
+        self._joined: dict[str, ActorRef[RoomMsg]] = {}
+        self._scope = trio.CancelScope()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Close with ``code`` as soon as possible; safe to call from any task, never waits."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            self._scope.cancel()
+
+    async def run(self) -> None:
+        await self._deps.registry.tell(RegisterSession(self.handle))
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._write)
+                    if self._expires_at is not None:
+                        nursery.start_soon(self._expire, self._expires_at)
+                    await self._read()
+                    nursery.cancel_scope.cancel()
+        finally:
+            with trio.move_on_after(self._settings.cleanup_timeout, shield=True):
+                await self._leave_everything()
+                if self.close_code is not None:
+                    await self._transport.close(self.close_code, self.close_reason)
+
+    async def _leave_everything(self) -> None:
+        self._outbox_send.close()
+        gone = SessionGone(self.handle)
+        for ref in self._joined.values():
+            await ref.tell(gone)
+        self._joined.clear()
+        await self._deps.registry.tell(UnregisterSession(self.handle))
+
+    async def _read(self) -> None:
+        max_content = self._settings.max_content
+        while True:
+            try:
+                frame = await self._transport.receive()
+            except TransportClosed:
+                return
+            await self._dispatch(parse_command(frame, max_content=max_content))
+
+    async def _write(self) -> None:
+        send = self._transport.send
+        try:
+            async for frame in self._outbox:
+                await send(frame)
+        except TransportClosed:
+            self._scope.cancel()
+
+    async def _expire(self, expires_at: float) -> None:
+        await trio.sleep(max(0.0, expires_at - time.time()))
+        self.request_close(CLOSE_TOKEN_EXPIRED, "token expired: log in again and reconnect")
+
+    def _reply(self, frame: str) -> None:
+        self.handle.deliver(frame)
+
+    async def _room(self, room_id: str, ref: object) -> ActorRef[RoomMsg] | None:
+        room = self._joined.get(room_id) or await self._deps.rooms.resolve(room_id)
+        if room is None:
+            self._reply(error_frame("room_not_found", f"there is no room {room_id!r}", ref))  # type: ignore[arg-type]
+        return room
+
+    async def _dispatch(self, command: Command | FrameError) -> None:
+        match command:
+            case SendGroup(room_id, content, ref):
+                room = await self._room(room_id, ref)
+                if room is not None:
+                    await room.tell(PostGroup(self.handle, content, ref))
+            case SendPrivate(target_id, content, ref):
+                target = await self._deps.find_user(target_id)
+                if target is None:
+                    self._reply(error_frame("user_not_found", f"there is no user {target_id!r}", ref))
+                else:
+                    await self._deps.registry.tell(RoutePrivate(self.handle, target, content, ref))
+            case Join(room_id, ref):
+                room = await self._room(room_id, ref)
+                if room is not None:
+                    self._joined[room_id] = room
+                    await room.tell(JoinRoom(self.handle, ref))
+            case Leave(room_id, ref):
+                room = await self._room(room_id, ref)
+                if room is not None:
+                    self._joined.pop(room_id, None)
+                    await room.tell(LeaveRoom(self.handle, ref))
+            case AskOnline(None, ref):
+                await self._deps.registry.tell(ListOnline(self.handle, ref))
+            case AskOnline(room_id, ref) if room_id is not None:
+                room = await self._room(room_id, ref)
+                if room is not None:
+                    await room.tell(ListMembers(self.handle, ref))
+            case Ping(ref):
+                self._reply(encode(with_ref({"type": "pong"}, ref)))
+            case FrameError(code, message, ref):
+                self._reply(error_frame(code, message, ref))
+            case _:
+                assert_never(command)  # type: ignore[arg-type]
+
+
+async def run_session(session: Session, transport: Transport) -> None:
+    """Supervise one session: log its life once, and close 1011 if it crashes."""
+    actor = session.session_id
+    supervision_event(actor, "started", parent="sessions")
+    reason = "client disconnected"
+    try:
+        await session.run()
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        supervision_event(actor, "crashed", parent="sessions", reason=reason, exc=exc)
+        with trio.move_on_after(2, shield=True):
+            await transport.close(CLOSE_INTERNAL, "internal error")
+        reason = "crashed; closed with 1011, not restarted (the client reconnects)"
+    finally:
+        if session.close_code is not None and session.close_code != CLOSE_NORMAL:
+            reason = f"closed with {session.close_code}: {session.close_reason}"
+        supervision_event(actor, "stopped", parent="sessions", reason=reason)

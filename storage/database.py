@@ -1,0 +1,266 @@
+"""Trio-facing persistence: users, rooms and message history.
+
+Contract: :func:`run_storage` is the ``storage`` actor. It opens the asyncio
+bridge, initialises Tortoise, creates the schema, hands a ready
+:class:`Database` to its starter and keeps the connections open until it is
+cancelled, when it closes them (shielded, bounded in time). Everything here is
+a plain Trio coroutine; callers never see asyncio.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import trio
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Max
+from tortoise.transactions import in_transaction
+
+from actors.logs import supervision_event
+from storage.bridge import AsyncioBridge, open_bridge
+from storage.interface import RoomInfo, StoredMessage, User
+from storage.models import MessageRow, RoomRow, UserRow
+
+log = logging.getLogger(__name__)
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+def username_key(username: str) -> str:
+    """The form in which two usernames are compared for uniqueness."""
+    return unicodedata.normalize("NFC", username).casefold()
+
+
+def conversation_key(a: str, b: str) -> str:
+    return f"{a}:{b}" if a <= b else f"{b}:{a}"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def describe_db_url(db_url: str) -> str:
+    """The URL without credentials, for logs."""
+    parts = urlsplit(db_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def prepare_sqlite_path(db_url: str) -> None:
+    """Create the folder that will hold an SQLite file, so a fresh clone just works."""
+    parts = urlsplit(db_url)
+    if parts.scheme != "sqlite":
+        return
+    path = db_url[len("sqlite://"):]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """Queries in Trio terms; every method crosses the bridge once."""
+
+    def __init__(self, bridge: AsyncioBridge, dialect: str) -> None:
+        self._bridge = bridge
+        self.dialect = dialect
+        self._user_cache: dict[str, User] = {}
+
+    # users ---------------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str) -> User:
+        user = User(user_id=secrets.token_hex(8), username=username)
+
+        async def insert() -> None:
+            await UserRow.create(
+                id=user.user_id,
+                username=username,
+                username_key=username_key(username),
+                password_hash=password_hash,
+                created_at=now_ms(),
+            )
+
+        try:
+            await self._bridge.call(insert)
+        except IntegrityError:
+            raise UsernameTaken(username) from None
+        self._user_cache[user.user_id] = user
+        return user
+
+    async def find_login(self, username: str) -> tuple[User, str] | None:
+        """The user and password hash for a login name, or None."""
+
+        async def query() -> UserRow | None:
+            return await UserRow.filter(username_key=username_key(username)).first()
+
+        row = await self._bridge.call(query)
+        if row is None:
+            return None
+        return User(row.id, row.username), row.password_hash
+
+    async def get_user(self, user_id: str) -> User | None:
+        cached = self._user_cache.get(user_id)
+        if cached is not None:
+            return cached
+
+        async def query() -> UserRow | None:
+            return await UserRow.filter(id=user_id).first()
+
+        row = await self._bridge.call(query)
+        if row is None:
+            return None
+        user = User(row.id, row.username)
+        self._user_cache[user_id] = user
+        return user
+
+    # rooms ---------------------------------------------------------------
+
+    async def create_room(self, name: str, created_by: str | None) -> RoomInfo:
+        room = RoomInfo(room_id=secrets.token_hex(6), name=name, created_at=now_ms())
+
+        async def insert() -> None:
+            await RoomRow.create(
+                id=room.room_id, name=name, created_by=created_by, created_at=room.created_at
+            )
+
+        await self._bridge.call(insert)
+        return room
+
+    async def ensure_room(self, room_id: str, name: str) -> RoomInfo:
+        """Create a configured room on first start; keep it as it is afterwards."""
+
+        async def upsert() -> RoomRow:
+            row, _ = await RoomRow.get_or_create(
+                id=room_id, defaults={"name": name, "created_at": now_ms()}
+            )
+            return row
+
+        row = await self._bridge.call(upsert)
+        return RoomInfo(row.id, row.name, row.created_at)
+
+    async def get_room(self, room_id: str) -> RoomInfo | None:
+        async def query() -> RoomRow | None:
+            return await RoomRow.filter(id=room_id).first()
+
+        row = await self._bridge.call(query)
+        return None if row is None else RoomInfo(row.id, row.name, row.created_at)
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        async def query() -> list[RoomRow]:
+            return await RoomRow.all().order_by("created_at", "id")
+
+        rows = await self._bridge.call(query)
+        return [RoomInfo(r.id, r.name, r.created_at) for r in rows]
+
+    # messages ------------------------------------------------------------
+
+    async def max_message_id(self) -> int:
+        async def query() -> int:
+            result = await MessageRow.all().annotate(top=Max("id")).values_list("top", flat=True)
+            return int(result[0] or 0) if result else 0
+
+        return await self._bridge.call(query)
+
+    async def write_messages(self, messages: list[StoredMessage]) -> None:
+        """Store a batch in one transaction: this is the group commit."""
+        rows = [
+            MessageRow(
+                id=m.id,
+                kind=m.kind,
+                room_id=m.room_id,
+                conversation=(
+                    conversation_key(m.sender.user_id, m.target_id)
+                    if m.target_id is not None
+                    else None
+                ),
+                sender_id=m.sender.user_id,
+                sender_name=m.sender.username,
+                target_id=m.target_id,
+                content=m.content,
+                created_at=m.timestamp,
+            )
+            for m in messages
+        ]
+
+        async def insert() -> None:
+            async with in_transaction() as connection:
+                await MessageRow.bulk_create(rows, batch_size=500, using_db=connection)
+
+        await self._bridge.call(insert)
+
+    async def room_history(self, room_id: str, before: int | None, limit: int) -> list[StoredMessage]:
+        return await self._history(Q(room_id=room_id, kind="group"), before, limit)
+
+    async def private_history(
+        self, a: str, b: str, before: int | None, limit: int
+    ) -> list[StoredMessage]:
+        return await self._history(
+            Q(conversation=conversation_key(a, b), kind="private"), before, limit
+        )
+
+    async def _history(self, where: Q, before: int | None, limit: int) -> list[StoredMessage]:
+        async def query() -> list[MessageRow]:
+            qs = MessageRow.filter(where)
+            if before is not None:
+                qs = qs.filter(id__lt=before)
+            return await qs.order_by("-id").limit(limit)
+
+        rows = await self._bridge.call(query)
+        rows.reverse()
+        return [_stored(r) for r in rows]
+
+
+def _stored(row: MessageRow) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        timestamp=row.created_at,
+        kind="group" if row.kind == "group" else "private",
+        sender=User(row.sender_id, row.sender_name),
+        content=row.content,
+        room_id=row.room_id,
+        target_id=row.target_id,
+    )
+
+
+async def _init_schema(db_url: str) -> Any:
+    context = await Tortoise.init(db_url=db_url, modules={"models": ["storage.models"]})
+    with context:
+        await Tortoise.generate_schemas(safe=True)
+        connection = Tortoise.get_connection("default")
+        if db_url.startswith("sqlite"):
+            await connection.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        elif db_url.startswith("mysql"):
+            # Binary collation: uniqueness is decided by username_key alone, exactly as on SQLite.
+            await connection.execute_script(
+                "ALTER TABLE users MODIFY username_key VARCHAR(128) "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
+            )
+    return context
+
+
+async def run_storage(
+    db_url: str, *, task_status: trio.TaskStatus[Database] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The ``storage`` actor: own the database connections for the server's lifetime."""
+    prepare_sqlite_path(db_url)
+    dialect = urlsplit(db_url).scheme
+    async with open_bridge() as bridge:
+        context = await bridge.call(_init_schema, db_url)
+        bridge.bind(context)
+        supervision_event("storage", "started", parent="root", reason=describe_db_url(db_url))
+        try:
+            task_status.started(Database(bridge, dialect))
+            await trio.sleep_forever()
+        finally:
+            with trio.move_on_after(5, shield=True):
+                await bridge.call(Tortoise.close_connections)
+            supervision_event("storage", "stopped", parent="root")

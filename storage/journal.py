@@ -1,0 +1,147 @@
+"""The message journal: numbers messages and stores them by group commit.
+
+Contract:
+
+* **Owner**: the composition root starts :meth:`Journal.run` (actor id
+  ``journal``); rooms and the registry call :meth:`Journal.append`.
+* **Mailbox**: a bounded list of uncommitted messages (``max_pending``).
+  ``append`` waits only when it is full; that wait is the backpressure that
+  reaches a sender's socket when the database falls behind.
+* **Numbering**: ids come from one counter, taken at ``append`` time, so the
+  messages of one room (appended by that room actor, in order) get increasing
+  ids and are committed in that same order.
+* **Group commit**: the writer takes everything pending, writes it in one
+  transaction, and completes one shared :class:`BatchCommit`. While a
+  transaction is in flight, new messages gather for the next one, so the
+  batch grows with the load instead of the database capping throughput at
+  one transaction per message.
+* **Failure policy**: a failed transaction fails its batch (senders get an
+  ``internal`` error, nobody sees the messages) and the writer carries on.
+  :meth:`close` stops intake and lets the writer flush what is pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import trio
+
+from actors.logs import supervision_event
+from storage.database import Database
+from storage.interface import CommitFailed, Draft, StoredMessage
+
+log = logging.getLogger(__name__)
+
+
+class BatchCommit:
+    """Completion of one group commit, shared by every message in the batch."""
+
+    __slots__ = ("_done", "_error")
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._error: str | None = None
+
+    async def wait(self) -> None:
+        await self._done.wait()
+        if self._error is not None:
+            raise CommitFailed(self._error)
+
+    def succeed(self) -> None:
+        self._done.set()
+
+    def fail(self, reason: str) -> None:
+        self._error = reason
+        self._done.set()
+
+
+class JournalClosed(Exception):
+    """The server is shutting down and accepts no more messages."""
+
+
+class Journal:
+    def __init__(self, db: Database, *, first_id: int, max_pending: int) -> None:
+        self._db = db
+        self._next_id = first_id
+        self._max_pending = max_pending
+        self._pending: list[StoredMessage] = []
+        self._commit = BatchCommit()
+        self._has_work = trio.Event()
+        self._has_room = trio.Event()
+        self._closed = False
+        self._flushed = trio.Event()
+        self.committed_messages = 0
+        self.committed_batches = 0
+
+    @classmethod
+    async def open(cls, db: Database, *, max_pending: int = 8192) -> Journal:
+        first_id = await db.max_message_id() + 1
+        return cls(db, first_id=first_id, max_pending=max_pending)
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    async def append(self, draft: Draft) -> tuple[StoredMessage, BatchCommit]:
+        while len(self._pending) >= self._max_pending and not self._closed:
+            if self._has_room.is_set():
+                self._has_room = trio.Event()
+            await self._has_room.wait()
+        if self._closed:
+            raise JournalClosed("the server is shutting down")
+        message = StoredMessage(
+            id=self._next_id,
+            timestamp=time.time_ns() // 1_000_000,
+            kind=draft.kind,
+            sender=draft.sender,
+            content=draft.content,
+            room_id=draft.room_id,
+            target_id=draft.target_id,
+        )
+        self._next_id += 1
+        self._pending.append(message)
+        self._has_work.set()
+        return message, self._commit
+
+    def close(self) -> None:
+        """Accept nothing new; the writer returns once everything pending is stored."""
+        self._closed = True
+        self._has_work.set()
+        self._has_room.set()
+
+    async def wait_flushed(self) -> None:
+        await self._flushed.wait()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        supervision_event("journal", "started", parent="root", reason=f"next id {self._next_id}")
+        task_status.started()
+        try:
+            while True:
+                await self._has_work.wait()
+                self._has_work = trio.Event()
+                if not self._pending:
+                    if self._closed:
+                        break
+                    continue
+                # Everything pending shares one commit object: take both together.
+                batch, commit = self._pending, self._commit
+                self._pending, self._commit = [], BatchCommit()
+                self._has_room.set()
+                await self._write(batch, commit)
+                if self._closed:
+                    self._has_work.set()
+        finally:
+            self._flushed.set()
+            supervision_event("journal", "stopped", parent="root")
+
+    async def _write(self, batch: list[StoredMessage], commit: BatchCommit) -> None:
+        try:
+            await self._db.write_messages(batch)
+        except Exception as exc:
+            log.error("group commit of %d messages failed: %s", len(batch), exc, exc_info=exc)
+            commit.fail(f"{type(exc).__name__}")
+            return
+        self.committed_messages += len(batch)
+        self.committed_batches += 1
+        commit.succeed()

@@ -1,0 +1,48 @@
+"""Tortoise models: the tables of users, rooms and messages."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class UserRow(Model):
+    id = fields.CharField(max_length=32, primary_key=True)
+    username = fields.CharField(max_length=32)
+    # NFC-normalised, case-folded form: uniqueness is judged on this, identically on
+    # SQLite and MariaDB (whose default collations would otherwise disagree).
+    username_key = fields.CharField(max_length=128, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "users"
+
+
+class RoomRow(Model):
+    id = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=64)
+    created_by = fields.CharField(max_length=32, null=True)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "rooms"
+
+
+class MessageRow(Model):
+    # Ids are assigned by the journal, not the database: they must be known
+    # before the commit so that delivery order, id order and history agree.
+    id = fields.BigIntField(primary_key=True, generated=False)
+    kind = fields.CharField(max_length=8)
+    room_id = fields.CharField(max_length=64, null=True)
+    # For private messages, "<smaller user id>:<larger user id>": one index serves both directions.
+    conversation = fields.CharField(max_length=66, null=True)
+    sender_id = fields.CharField(max_length=32)
+    sender_name = fields.CharField(max_length=32)
+    target_id = fields.CharField(max_length=32, null=True)
+    content = fields.TextField()
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "messages"
+        indexes = (("room_id", "id"), ("conversation", "id"))

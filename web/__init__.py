@@ -1,0 +1,1 @@
+"""The web layer: Quart-Trio routes, the WebSocket adapter and the composition root."""

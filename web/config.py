@@ -1,0 +1,252 @@
+"""Configuration: ``config.toml``, then environment variables, then validation.
+
+Every setting has one line in :data:`SETTINGS`: where it lives in the TOML
+file, the environment variable that overrides it (if any), how to parse it and
+what it must satisfy. An invalid value is a :class:`ConfigError` whose message
+names the key, the source and what is expected; ``chat-server`` prints it as
+one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSeed:
+    room_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    metrics_port: int | None = None
+    allowed_origins: tuple[str, ...] = ()
+    access_log: bool = False
+    data_dir: Path = Path("data")
+    db_url: str = "sqlite://data/chat.sqlite3"
+    jwt_secret: str | None = None
+    jwt_issuer: str = "chat-server"
+    token_ttl: int = 86400
+    password_workers: int = 2
+    max_content: int = 4000
+    max_frame: int = 65536
+    session_outbox: int = 1024
+    room_mailbox: int = 1024
+    registry_mailbox: int = 4096
+    delivery_queue: int = 4096
+    journal_pending: int = 16384
+    ping_interval: float = 20.0
+    idle_timeout: float = 60.0
+    max_restarts: int = 3
+    restart_period: float = 10.0
+    log_level: str = "INFO"
+    log_format: str = "text"
+    rate_limit_enabled: bool = True
+    login_failures: int = 10
+    register_attempts: int = 20
+    rate_window: float = 60.0
+    shutdown_timeout: float = 8.0
+    rooms: tuple[RoomSeed, ...] = field(default=(RoomSeed("lobby", "Lobby"),))
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)
+        if not lo <= number <= hi:
+            raise ValueError
+        return number
+
+    parse.expected = f"an integer from {lo} to {hi}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if not lo <= number <= hi:
+            raise ValueError
+        return number
+
+    parse.expected = f"a number of seconds from {lo:g} to {hi:g}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or value.lower() not in options:
+            raise ValueError
+        return value.lower()
+
+    parse.expected = "one of " + ", ".join(options)  # type: ignore[attr-defined]
+    return parse
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError
+    return value
+
+
+_text.expected = "a non-empty string"  # type: ignore[attr-defined]
+
+
+def _db_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("sqlite://", "mysql://")):
+        raise ValueError
+    return value
+
+
+_db_url.expected = "a URL starting with sqlite:// or mysql://"  # type: ignore[attr-defined]
+
+
+def _secret(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value.encode()) < 32:
+        raise ValueError
+    return value
+
+
+_secret.expected = "at least 32 bytes (or empty to generate one in the data directory)"  # type: ignore[attr-defined]
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise ValueError
+
+
+_flag.expected = "true or false"  # type: ignore[attr-defined]
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError
+    return tuple(v.rstrip("/") for v in value)
+
+
+_origins.expected = "a list of origins such as https://chat.example.org"  # type: ignore[attr-defined]
+
+
+def _optional_port(value: Any) -> int | None:
+    if value in (None, "", 0, "0"):
+        return None
+    return _int(1, 65535)(value)
+
+
+_optional_port.expected = "a port from 1 to 65535, or 0 to serve /metrics on the main port"  # type: ignore[attr-defined]
+
+# attribute, TOML path, environment variable, parser
+SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
+    ("host", "server.host", "CHAT_HOST", _text),
+    ("port", "server.port", "CHAT_PORT", _int(0, 65535)),
+    ("metrics_port", "server.metrics_port", "CHAT_METRICS_PORT", _optional_port),
+    ("allowed_origins", "server.allowed_origins", "CHAT_ALLOWED_ORIGINS", _origins),
+    ("access_log", "server.access_log", "CHAT_ACCESS_LOG", _flag),
+    ("shutdown_timeout", "server.shutdown_timeout", None, _float(1, 60)),
+    ("data_dir", "storage.data_dir", "CHAT_DATA_DIR", lambda v: Path(_text(v))),
+    ("db_url", "storage.db_url", "CHAT_DB_URL", _db_url),
+    ("journal_pending", "storage.journal_pending", None, _int(16, 1_000_000)),
+    ("jwt_secret", "auth.jwt_secret", "CHAT_JWT_SECRET", _secret),
+    ("jwt_issuer", "auth.issuer", None, _text),
+    ("token_ttl", "auth.token_ttl", "CHAT_TOKEN_TTL", _int(60, 31 * 86400)),
+    ("password_workers", "auth.password_workers", None, _int(1, 64)),
+    ("max_content", "limits.max_content_chars", "CHAT_MAX_CONTENT", _int(1, 1_000_000)),
+    ("max_frame", "limits.max_frame_bytes", "CHAT_MAX_FRAME", _int(1024, 16 * 1024 * 1024)),
+    ("session_outbox", "limits.session_outbox", "CHAT_SESSION_OUTBOX", _int(1, 1_000_000)),
+    ("room_mailbox", "limits.room_mailbox", None, _int(1, 1_000_000)),
+    ("registry_mailbox", "limits.registry_mailbox", None, _int(1, 1_000_000)),
+    ("delivery_queue", "limits.delivery_queue", None, _int(1, 1_000_000)),
+    ("ping_interval", "liveness.ping_interval", "CHAT_PING_INTERVAL", _float(0.05, 3600)),
+    ("idle_timeout", "liveness.idle_timeout", "CHAT_IDLE_TIMEOUT", _float(0.1, 86400)),
+    ("max_restarts", "supervision.max_restarts", None, _int(0, 1000)),
+    ("restart_period", "supervision.period", None, _float(0.001, 86400)),
+    ("log_level", "logging.level", "CHAT_LOG_LEVEL", lambda v: _choice("debug", "info", "warning", "error", "critical")(v).upper()),
+    ("log_format", "logging.format", "CHAT_LOG_FORMAT", _choice("json", "text")),
+    ("rate_limit_enabled", "rate_limit.enabled", "CHAT_RATE_LIMIT", _flag),
+    ("login_failures", "rate_limit.login_failures", None, _int(1, 1_000_000)),
+    ("register_attempts", "rate_limit.register_attempts", None, _int(1, 1_000_000)),
+    ("rate_window", "rate_limit.window", None, _float(1, 86400)),
+]
+
+_EXPECTED_LEVEL = "one of debug, info, warning, error, critical"
+
+
+def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _rooms(data: Mapping[str, Any]) -> tuple[RoomSeed, ...]:
+    raw = data.get("rooms")
+    if raw is None:
+        return Config().rooms
+    if not isinstance(raw, list):
+        raise ConfigError("config error: rooms: expected [[rooms]] tables with id and name")
+    seeds = []
+    for i, item in enumerate(raw):
+        rid, name = (item.get("id"), item.get("name")) if isinstance(item, dict) else (None, None)
+        if not (isinstance(rid, str) and 0 < len(rid) <= 64 and isinstance(name, str) and name.strip() and len(name) <= 64):
+            raise ConfigError(
+                f"config error: rooms[{i}]: expected id (1..64 characters) and name (1..64 characters, not blank)"
+            )
+        seeds.append(RoomSeed(rid, name))
+    return tuple(seeds)
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (default: the repository's config.toml), apply the environment."""
+    environ = os.environ if environ is None else environ
+    source = path or DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path is not None or source.exists():
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config error: {source}: no such file; pass --config with an existing path") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error: {source}: not valid TOML ({exc})") from None
+    values: dict[str, Any] = {}
+    for attr, dotted, env, parse in SETTINGS:
+        raw, where = _lookup(data, dotted), f"{dotted} in {source.name}"
+        if env is not None and env in environ:
+            raw, where = environ[env], f"{dotted} (from {env})"
+        if raw is None:
+            continue
+        try:
+            values[attr] = parse(raw)
+        except (ValueError, TypeError):
+            expected = getattr(parse, "expected", _EXPECTED_LEVEL)
+            raise ConfigError(f"config error: {where}: expected {expected}, got {raw!r}") from None
+    values["rooms"] = _rooms(data)
+    if "db_url" not in values:
+        values["db_url"] = f"sqlite://{values.get('data_dir', Config.data_dir)}/chat.sqlite3"
+    if values.get("ping_interval", Config.ping_interval) >= values.get("idle_timeout", Config.idle_timeout):
+        raise ConfigError("config error: liveness.ping_interval: expected less than liveness.idle_timeout")
+    return Config(**values)

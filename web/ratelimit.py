@@ -1,0 +1,60 @@
+"""Sliding-window counters for the endpoints a client can hammer.
+
+Login failures are counted per username and per client address; registration
+attempts per client address. Past the limit the endpoint answers 429
+``rate_limited`` with ``Retry-After`` (whole seconds until the oldest counted
+event leaves the window). Keys that went quiet are forgotten, so the tables
+stay bounded by recent traffic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import trio
+
+
+class SlidingWindow:
+    def __init__(self, limit: int, window: float, *, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window
+        self._max_keys = max_keys
+        self._events: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        events = self._events.get(key)
+        if events is None:
+            return None
+        while events and now - events[0] >= self.window:
+            events.popleft()
+        if not events:
+            del self._events[key]
+            return None
+        return events
+
+    def retry_after(self, key: str) -> int | None:
+        """Seconds to wait when ``key`` is at its limit, else None."""
+        now = trio.current_time()
+        events = self._recent(key, now)
+        if events is None or len(events) < self.limit:
+            return None
+        return max(1, math.ceil(self.window - (now - events[0])))
+
+    def record(self, key: str) -> None:
+        now = trio.current_time()
+        if len(self._events) >= self._max_keys:
+            self._forget_quiet(now)
+        events = self._recent(key, now)
+        if events is None:
+            events = self._events[key] = deque()
+        events.append(now)
+
+    def reset(self, key: str) -> None:
+        self._events.pop(key, None)
+
+    def _forget_quiet(self, now: float) -> None:
+        for key in list(self._events):
+            self._recent(key, now)
+        while len(self._events) >= self._max_keys:
+            self._events.pop(next(iter(self._events)))

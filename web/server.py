@@ -1,0 +1,192 @@
+"""The composition root and the ``chat-server`` command.
+
+:func:`serve` owns the root nursery. It starts, in order: storage, the
+journal, the registry, the room supervisor (and the configured rooms), then
+Hypercorn beside them. If an actor failure escalates out of its supervisor,
+the root nursery cancels everything, Hypercorn included: the process stops
+with a log line and a non-zero exit instead of answering HTTP with dead
+actors behind it.
+
+Shutdown (SIGTERM, SIGINT, or the ``stop`` event in tests): /healthz turns
+503, every session is closed with 1001, Hypercorn stops accepting and drains,
+the journal flushes what is pending, storage closes, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import hypercorn.trio
+import trio
+
+from actors.handle import CLOSE_GOING_AWAY
+from actors.messages import CloseAllSessions
+from actors.ref import AskTimeout
+from actors.registry import Registry
+from actors.rooms import RoomSupervisor
+from actors.supervisor import RestartIntensity, SupervisorGaveUp
+from storage.database import describe_db_url, run_storage
+from storage.journal import Journal
+from storage.passwords import Passwords
+from web.app import create_app, create_metrics_app
+from web.config import Config, ConfigError, load_config
+from web.hypercorn_setup import hypercorn_config
+from web.logging_setup import setup_logging
+from web.ratelimit import SlidingWindow
+from web.services import Limits, Services
+from web.tokens import TokenService, load_or_create_secret
+
+log = logging.getLogger("web.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What a started server tells its starter: where it listens and its parts."""
+
+    url: str
+    port: int
+    services: Services
+
+
+def _limits(config: Config) -> Limits:
+    window = config.rate_window
+    return Limits(
+        login_by_user=SlidingWindow(config.login_failures, window),
+        login_by_address=SlidingWindow(config.login_failures * 5, window),
+        register_by_address=SlidingWindow(config.register_attempts, window),
+        enabled=config.rate_limit_enabled,
+    )
+
+
+async def _serve_http(app: object, hc: object, stop: trio.Event, done: trio.Event,
+                      *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    try:
+        await hypercorn.trio.serve(app, hc, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
+    finally:
+        done.set()
+
+
+async def serve(
+    config: Config,
+    stop: trio.Event,
+    *,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the whole server until ``stop`` is set, then shut down gracefully."""
+    secret = load_or_create_secret(config.jwt_secret, config.data_dir)
+    async with trio.open_nursery() as root:
+        db = await root.start(run_storage, config.db_url)
+        journal = await Journal.open(db, max_pending=config.journal_pending)
+        await root.start(journal.run)
+        registry = Registry(journal, config.delivery_queue)
+        registry_ref = await root.start(registry.run, config.registry_mailbox)
+        rooms = RoomSupervisor(
+            journal,
+            db.get_room,
+            RestartIntensity(config.max_restarts, config.restart_period),
+            mailbox_capacity=config.room_mailbox,
+            delivery_capacity=config.delivery_queue,
+        )
+        await root.start(rooms.run)
+        for seed in config.rooms:
+            await rooms.start(await db.ensure_room(seed.room_id, seed.name))
+        svc = Services(
+            config=config,
+            db=db,
+            journal=journal,
+            registry=registry,
+            registry_ref=registry_ref,
+            rooms=rooms,
+            tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
+            passwords=Passwords(config.password_workers),
+            limits=_limits(config),
+        )
+        stop_accepting, http_done = trio.Event(), trio.Event()
+        app = create_app(svc, metrics_here=config.metrics_port is None)
+        binds = await root.start(
+            _serve_http, app, hypercorn_config(config), stop_accepting, http_done
+        )
+        if config.metrics_port is not None:
+            await root.start(
+                _serve_http,
+                create_metrics_app(svc),
+                hypercorn_config(config, port=config.metrics_port),
+                stop_accepting,
+                trio.Event(),
+            )
+        url = binds[0]
+        port = int(url.rsplit(":", 1)[1])
+        svc.ready = True
+        log.info("listening on %s with storage %s", url, describe_db_url(config.db_url))
+        task_status.started(Running(url, port, svc))
+
+        await stop.wait()
+        log.info("shutting down: closing sessions with 1001")
+        svc.ready = False
+        with trio.move_on_after(config.shutdown_timeout):
+            try:
+                closed = await registry_ref.ask(
+                    lambda reply: CloseAllSessions(CLOSE_GOING_AWAY, "server shutting down", reply), 2.0
+                )
+                log.info("closed %d sessions", closed)
+            except AskTimeout:
+                log.warning("the registry did not answer in time; closing connections anyway")
+            stop_accepting.set()
+            await http_done.wait()
+            journal.close()
+            await journal.wait_flushed()
+        root.cancel_scope.cancel()
+    log.info("stopped")
+
+
+async def _main(config: Config) -> None:
+    stop = trio.Event()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch_signals() -> None:
+                async for signum in signals:
+                    log.info("received %s: shutting down", signal.Signals(signum).name)
+                    stop.set()
+                    return
+
+            nursery.start_soon(watch_signals)
+            await serve(config, stop)
+            nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="chat-server", description="Run the chat server.")
+    parser.add_argument("--config", type=Path, help="a TOML file (default: the repository's config.toml)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    setup_logging(config.log_level, config.log_format)
+    try:
+        trio.run(_main, config)
+    except BaseExceptionGroup as group:
+        gave_up, rest = group.split(SupervisorGaveUp)
+        first = (gave_up or rest or group).exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        if isinstance(first, KeyboardInterrupt):
+            raise SystemExit(130) from None
+        # A supervisor that gave up has already logged the crash with its traceback.
+        trace = None if isinstance(first, SupervisorGaveUp) else first
+        log.critical("server stopped: %s: %s", type(first).__name__, first, exc_info=trace)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

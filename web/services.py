@@ -1,0 +1,53 @@
+"""What the HTTP and WebSocket handlers reach: the running server's parts.
+
+The composition root (``web.server``) builds one :class:`Services` and hands
+it to :func:`web.app.create_app`; handlers get it with :func:`services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+from quart import current_app
+
+from actors.messages import RegistryMsg
+from actors.ref import ActorRef
+from actors.registry import Registry
+from actors.rooms import RoomSupervisor
+from storage.database import Database
+from storage.journal import Journal
+from storage.passwords import Passwords
+from web.config import Config
+from web.ratelimit import SlidingWindow
+from web.tokens import TokenService
+
+
+@dataclass(slots=True)
+class Limits:
+    login_by_user: SlidingWindow
+    login_by_address: SlidingWindow
+    register_by_address: SlidingWindow
+    enabled: bool
+
+
+@dataclass(slots=True)
+class Services:
+    config: Config
+    db: Database
+    journal: Journal
+    registry: Registry
+    registry_ref: ActorRef[RegistryMsg]
+    rooms: RoomSupervisor
+    tokens: TokenService
+    passwords: Passwords
+    limits: Limits
+    ready: bool = False
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+
+def services() -> Services:
+    return cast(Services, current_app.extensions["chat"])

@@ -1,0 +1,100 @@
+"""JSON Web Tokens: issued at login, checked on every request and handshake.
+
+HS256 only, pinned on decode so that ``alg: none`` and algorithm confusion are
+refused; ``exp``, ``iat``, ``sub`` and ``iss`` are required; clock leeway is
+at most 30 seconds. The secret comes from configuration or, when none is
+configured, from a file in the data directory that the first start creates
+(mode 0600), so tokens survive a restart without a secret in the source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from storage.interface import User
+
+log = logging.getLogger(__name__)
+
+LEEWAY_SECONDS = 30
+SECRET_FILE = "jwt_secret"
+
+
+class InvalidToken(Exception):
+    """Missing, malformed, forged, expired or otherwise unacceptable token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    username: str
+    expires_at: int
+
+
+class TokenService:
+    def __init__(self, secret: str, issuer: str, ttl: int) -> None:
+        if len(secret.encode()) < 32:
+            raise ValueError("the JWT secret must be at least 32 bytes")
+        self._secret = secret
+        self.issuer = issuer
+        self.ttl = ttl
+
+    def issue(self, user: User) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": user.user_id,
+            "name": user.username,
+            "iat": now,
+            "exp": now + self.ttl,
+            "iss": self.issuer,
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> Claims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+        sub, name = claims.get("sub"), claims.get("name", "")
+        if not isinstance(sub, str) or not sub or not isinstance(name, str):
+            raise InvalidToken("bad subject")
+        return Claims(sub, name, int(claims["exp"]))
+
+
+def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
+    """The configured secret, or the one kept in the data directory (created on first start)."""
+    if configured:
+        return configured
+    path = data_dir / SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    else:
+        if len(secret.encode()) >= 32:
+            return secret
+        raise ValueError(f"{path} holds a secret shorter than 32 bytes; delete it or set CHAT_JWT_SECRET")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret)
+    log.warning(
+        "no JWT secret configured: generated one in %s (mode 0600); set CHAT_JWT_SECRET to share "
+        "it between servers",
+        path,
+    )
+    return secret
