@@ -23,6 +23,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -60,7 +61,7 @@ from actors.messages import (
     SessionGone,
     UnregisterSession,
 )
-from actors.ref import ActorRef
+from actors.ref import ActorGone, ActorRef
 from storage.interface import User
 
 _numbers = itertools.count(1)
@@ -151,10 +152,13 @@ class Session:
     async def _leave_everything(self) -> None:
         self._outbox_send.close()
         gone = SessionGone(self.handle)
-        for ref in self._joined.values():
-            await ref.tell(gone)
+        refs: list[ActorRef[RoomMsg] | ActorRef[RegistryMsg]] = list(self._joined.values())
         self._joined.clear()
-        await self._deps.registry.tell(UnregisterSession(self.handle))
+        for ref in refs:
+            with contextlib.suppress(ActorGone):  # a stopped room has nobody left to tell
+                await ref.tell(gone)  # type: ignore[arg-type]
+        with contextlib.suppress(ActorGone):
+            await self._deps.registry.tell(UnregisterSession(self.handle))
 
     async def _read(self) -> None:
         max_content = self._settings.max_content
@@ -166,10 +170,20 @@ class Session:
             await self._dispatch(parse_command(frame, max_content=max_content))
 
     async def _write(self) -> None:
+        """Drain the outbox into the socket, one whole frame at a time.
+
+        A frame is never cut off half-written by a close request: each send is
+        shielded and bounded by the cleanup timeout, so the close frame that
+        follows reaches a client that is slow but still reading.
+        """
         send = self._transport.send
         try:
             async for frame in self._outbox:
-                await send(frame)
+                with trio.CancelScope(shield=True) as scope:
+                    scope.deadline = trio.current_time() + self._settings.cleanup_timeout
+                    await send(frame)
+                if scope.cancelled_caught:
+                    raise TransportClosed("the client stopped reading")
         except TransportClosed:
             self._scope.cancel()
 

@@ -3,9 +3,11 @@
 Tortoise keeps its connections in a ``TortoiseContext`` carried by a context
 variable. Each bridged call runs in a fresh asyncio task whose context is a
 copy of the caller's, so the context set by ``Tortoise.init`` would be lost
-between calls; :meth:`AsyncioBridge.call` re-enters the saved context around
-every call instead, which also keeps two servers in one process (as the tests
-run them) from sharing connections.
+between calls. :meth:`AsyncioBridge.call` sets the saved context in the
+variable at the start of every call. It does not use ``with context:``: that
+keeps one reset token on the shared context object, which concurrent calls
+overwrite. The throwaway task context needs no reset. Binding per bridge also
+keeps two servers in one process (as the tests run them) apart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import trio_asyncio
+from tortoise.context import _current_context
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,10 +37,9 @@ class AsyncioBridge:
         context = self._context
 
         async def in_context() -> T:
-            if context is None:
-                return await fn(*args, **kwargs)
-            with context:
-                return await fn(*args, **kwargs)
+            if context is not None:
+                _current_context.set(context)
+            return await fn(*args, **kwargs)
 
         result: T = await trio_asyncio.aio_as_trio(in_context, loop=self._loop)()
         return result

@@ -1,0 +1,82 @@
+"""Pieces every scenario's conductor and worker share."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import RunConfig
+from bench.procs import cpu_seconds, pin_process
+from bench.targets import Target
+from bench.worker import ClientSpec, Conn, Fleet, WorkerSpec, split
+
+
+def content_of(size: int, stamp: str) -> str:
+    """A message body of exactly `size` characters starting with `stamp`."""
+    return (stamp + " " + "x" * size)[:size] if size > len(stamp) else stamp
+
+
+async def start_fleet(target: Target, cfg: RunConfig, scenario: str,
+                      clients: list[ClientSpec], params: dict[str, Any],
+                      workers: int) -> tuple[Fleet, list[Any]]:
+    """Spawn the workers, wait until all their clients are connected and joined."""
+    specs = [WorkerSpec(scenario, target.kind, w, part, params, cfg.gen_cpus)
+             for w, part in enumerate(split(clients, workers)) if part]
+    fleet = Fleet(specs)
+    try:
+        ready = await fleet.gather("ready", timeout=600)
+    except BaseException:
+        fleet.close(grace=1)
+        raise
+    return fleet, ready
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds a server process used between `start()` and `stop()`."""
+
+    pid: int
+    started_cpu: float = 0.0
+    started_wall: float = 0.0
+    cpu: float = 0.0
+    wall: float = 0.0
+
+    def start(self) -> None:
+        self.started_cpu = cpu_seconds(self.pid)
+        self.started_wall = time.monotonic()
+
+    def stop(self) -> None:
+        self.cpu = cpu_seconds(self.pid) - self.started_cpu
+        self.wall = time.monotonic() - self.started_wall
+
+    @property
+    def utilisation(self) -> float:
+        return self.cpu / self.wall if self.wall else 0.0
+
+
+def pin_server(target: Target, cfg: RunConfig) -> None:
+    """Move every server thread to the server's cores (threads appear lazily)."""
+    pin_process(target.server.pid, set(cfg.server_cpus) if cfg.server_cpus else None)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float,
+                     step: float = 0.02) -> bool:
+    """Poll `predicate` until true or `timeout`; the bounded wait of every drain."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+def process_cpu() -> float:
+    """This process's own CPU seconds (the generator's cost)."""
+    return time.process_time()
+
+
+def all_closed(conns: list[Conn]) -> bool:
+    return all(not c.alive for c in conns)

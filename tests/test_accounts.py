@@ -1,0 +1,162 @@
+"""Accounts, tokens and the handshake, as the contract states them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+import trio
+from trio_websocket import ConnectionRejected, connect_websocket_url, open_websocket_url
+
+from tests.conftest import JWT_SECRET, Api, Server, start_server, with_config
+from web.config import Config
+
+
+async def test_register_login_me(api: Api) -> None:
+    r = await api.call("POST", "/api/v1/register", json={"username": "张三", "password": "long enough"})
+    assert r.status_code == 201
+    user = r.json()["user"]
+    assert user["username"] == "张三" and isinstance(user["user_id"], str)
+    r = await api.call("POST", "/api/v1/login", json={"username": "张三", "password": "long enough"})
+    body = r.json()
+    assert r.status_code == 200 and body["token_type"] == "Bearer" and body["user"] == user
+    assert isinstance(body["expires_in"], int) and body["expires_in"] > 0
+    r = await api.call("GET", "/api/v1/me", token=body["token"])
+    assert r.json() == {"user": user}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "", "password": "long enough"},
+        {"username": "a" * 33, "password": "long enough"},
+        {"username": "has space", "password": "long enough"},
+        {"username": "semi;colon", "password": "long enough"},
+        {"username": "ok_name", "password": "short"},
+        {"username": "ok_name", "password": "p" * 129},
+        {"username": 5, "password": "long enough"},
+        {"password": "long enough"},
+    ],
+)
+async def test_register_refuses_invalid_fields(api: Api, body: dict[str, object]) -> None:
+    r = await api.call("POST", "/api/v1/register", json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+
+
+async def test_register_refuses_a_body_that_is_not_a_json_object(api: Api) -> None:
+    for content in (b"nope", b"[]", b'{"username":"a","username":"b","password":"long enough"}'):
+        r = await api.call("POST", "/api/v1/register", content=content)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+
+
+async def test_usernames_are_nfc_normalised_and_unique(api: Api) -> None:
+    decomposed = "Jose\u0301"
+    r = await api.call("POST", "/api/v1/register", json={"username": decomposed, "password": "long enough"})
+    assert r.status_code == 201 and r.json()["user"]["username"] == "Jos\u00e9"
+    r = await api.call("POST", "/api/v1/register", json={"username": "Jos\u00e9", "password": "long enough"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "username_taken"
+    r = await api.call("POST", "/api/v1/register", json={"username": "Jose", "password": "long enough"})
+    assert r.status_code == 201, "an accent makes a different name"
+
+
+async def test_unknown_user_and_wrong_password_get_the_same_answer(api: Api) -> None:
+    await api.account("carol", "right password")
+    wrong = await api.call("POST", "/api/v1/login", json={"username": "carol", "password": "wrong password"})
+    unknown = await api.call("POST", "/api/v1/login", json={"username": "nobody", "password": "wrong password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+
+
+def _forge(claims: dict[str, object], header: dict[str, object] | None = None) -> str:
+    def b64(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{b64(header or {'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+
+
+async def test_every_bad_token_is_unauthorized(api: Api) -> None:
+    account = await api.account()
+    now = int(time.time())
+    good = {"sub": account.user_id, "name": account.username, "iat": now, "exp": now + 600, "iss": "chat-server"}
+    tokens = {
+        "garbage": "not.a.token",
+        "tampered": account.token[:-4] + ("AAAA" if not account.token.endswith("AAAA") else "BBBB"),
+        "expired": jwt.encode({**good, "iat": now - 7200, "exp": now - 3600}, JWT_SECRET, algorithm="HS256"),
+        "alg none": _forge(good),
+        "other secret": jwt.encode(good, "another-secret-" + "y" * 40, algorithm="HS256"),
+        "other issuer": jwt.encode({**good, "iss": "elsewhere"}, JWT_SECRET, algorithm="HS256"),
+        "no exp": jwt.encode({k: v for k, v in good.items() if k != "exp"}, JWT_SECRET, algorithm="HS256"),
+        "unknown user": jwt.encode({**good, "sub": "ghost"}, JWT_SECRET, algorithm="HS256"),
+    }
+    r = await api.call("GET", "/api/v1/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = await api.call("GET", "/api/v1/me", headers={"Authorization": "Basic abc"})
+    assert r.status_code == 401
+    for name, token in tokens.items():
+        r = await api.call("GET", "/api/v1/me", token=token)
+        assert r.status_code == 401, name
+        assert r.json()["error"]["code"] == "unauthorized", name
+
+
+async def test_handshake_without_a_valid_token_is_refused_with_401(api: Api, server: Server, nursery: trio.Nursery) -> None:
+    for url in (server.ws_url, f"{server.ws_url}?token=garbage"):
+        with pytest.raises(ConnectionRejected) as refused:
+            async with open_websocket_url(url):
+                pass
+        assert refused.value.status_code == 401
+
+
+async def test_handshake_accepts_the_authorization_header(api: Api, server: Server, nursery: trio.Nursery) -> None:
+    account = await api.account()
+    ws = await connect_websocket_url(
+        nursery, server.ws_url, extra_headers=[(b"Authorization", f"Bearer {account.token}".encode())]
+    )
+    await ws.send_message('{"type":"ping"}')
+    assert json.loads(await ws.get_message()) == {"type": "pong"}
+
+
+async def test_foreign_browser_origin_is_refused_with_403(api: Api, server: Server, nursery: trio.Nursery) -> None:
+    account = await api.account()
+    url = f"{server.ws_url}?token={account.token}"
+    with pytest.raises(ConnectionRejected) as refused:
+        async with open_websocket_url(url, extra_headers=[(b"Origin", b"https://evil.example")]):
+            pass
+    assert refused.value.status_code == 403
+    own = f"http://127.0.0.1:{server.running.port}".encode()
+    ws = await connect_websocket_url(nursery, url, extra_headers=[(b"Origin", own)])
+    await ws.send_message('{"type":"ping"}')
+    assert json.loads(await ws.get_message()) == {"type": "pong"}
+
+
+async def test_failed_logins_are_throttled_with_retry_after(api: Api) -> None:
+    await api.account("dave", "right password")
+    statuses = []
+    for _ in range(11):
+        r = await api.call("POST", "/api/v1/login", json={"username": "dave", "password": "wrong password"})
+        statuses.append(r.status_code)
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["Retry-After"]) >= 1
+    r = await api.call("POST", "/api/v1/login", json={"username": "dave", "password": "right password"})
+    assert r.status_code == 429, "the right password does not bypass an active throttle"
+
+
+async def test_a_token_issued_before_a_restart_still_works(config: Config, nursery: trio.Nursery) -> None:
+    first_config = with_config(config, jwt_secret=None)
+    first = await start_server(nursery, first_config)
+    api = Api(first)
+    account = await api.account()
+    first.stop.set()
+    with trio.fail_after(10):
+        while first.running.services.ready:
+            await trio.sleep(0.01)
+    await trio.sleep(0.5)
+    secret_file = config.data_dir / "jwt_secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    second = await start_server(nursery, first_config)
+    r = await Api(second).call("GET", "/api/v1/me", token=account.token)
+    assert r.status_code == 200
+    second.stop.set()
