@@ -207,3 +207,11 @@ def connect(server: Server, nursery: trio.Nursery) -> Connect:
 
 def with_config(config: Config, **changes: Any) -> Config:
     return replace(config, **changes)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The browser test drives Playwright, whose asyncio loop must not share a
+    # process with the Trio tests: scripts/test.sh runs it separately.
+    for item in items:
+        if item.path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)

@@ -11,16 +11,18 @@ CI (``CI=true``), where a missing browser is a failure.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,8 +100,8 @@ def _healthy(url: str) -> bool:
 def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, stderr: Path) -> None:
     """Polls /healthz; waiting on the process between polls doubles as the pause and
     notices a server that died during start-up."""
-    deadline = _monotonic() + STARTUP_DEADLINE_S
-    while _monotonic() < deadline:
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    while time.monotonic() < deadline:
         if _healthy(base_url + "/healthz"):
             return
         try:
@@ -116,12 +118,6 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, stderr:
     )
 
 
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM is the documented way to stop the server; it must exit on its own."""
     if process.poll() is not None:
@@ -135,6 +131,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         pytest.fail(f"chat-server ignored SIGTERM for {SHUTDOWN_DEADLINE_S} s", pytrace=False)
 
 
+@contextmanager
+def _plain_asyncio_policy() -> Iterator[None]:
+    """Gives Playwright an ordinary asyncio loop.
+
+    The server's storage imports trio_asyncio (through the project's conftest), which
+    makes ``asyncio.new_event_loop()`` return its own loop outside Trio; Playwright's
+    sync API cannot drive that one ("You can't nest calls to run_until_complete()").
+    trio_asyncio steps aside for a policy set explicitly in this thread, and setting
+    None afterwards hands the thread back to it (or to asyncio's default without it).
+    """
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(None)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """One headless Chromium for the module; each test opens its own contexts."""
@@ -142,7 +155,7 @@ def chromium() -> Iterator[Browser]:
         _unavailable(f"{CHROMIUM} is absent (apt-get install chromium)")
     sync_api = _playwright()
     sync_api.expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_api.sync_playwright() as playwright:
+    with _plain_asyncio_policy(), sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield browser
@@ -279,14 +292,30 @@ class Person:
         assert self.page_errors == [], f"{self.username}'s page threw: {self.page_errors}"
 
 
+@pytest.fixture
+def people(chromium: Browser, chat_server: str) -> Iterator[Callable[[str], Person]]:
+    """Opens one browser context per person, and closes them all before the server
+    stops, so that no WebSocket is left open across the server's shutdown."""
+    opened: list[Person] = []
+
+    def open_person(username: str) -> Person:
+        person = Person.open(chromium, chat_server, username)
+        opened.append(person)
+        return person
+
+    yield open_person
+    for person in opened:
+        person.page.context.close()
+
+
 # ---------------------------------------------------------------------------- tests
 
 
 def test_two_people_chat_in_the_lobby_and_in_private(
-    chromium: Browser, chat_server: str, screenshots: Path
+    people: Callable[[str], Person], screenshots: Path
 ) -> None:
-    alice = Person.open(chromium, chat_server, "alice")
-    bob = Person.open(chromium, chat_server, "bob")
+    alice = people("alice")
+    bob = people("bob")
     expect = alice.expect
 
     alice.register()
@@ -356,9 +385,9 @@ def test_two_people_chat_in_the_lobby_and_in_private(
 
 
 def test_login_and_registration_errors_are_shown_in_words(
-    chromium: Browser, chat_server: str, screenshots: Path
+    people: Callable[[str], Person], screenshots: Path
 ) -> None:
-    carol = Person.open(chromium, chat_server, "carol")
+    carol = people("carol")
     expect = carol.expect
     carol.register()
     carol.by_id("logout-button").click()
@@ -378,9 +407,9 @@ def test_login_and_registration_errors_are_shown_in_words(
     carol.assert_nothing_ran()
 
 
-def test_server_error_codes_reach_the_user(chromium: Browser, chat_server: str) -> None:
+def test_server_error_codes_reach_the_user(people: Callable[[str], Person]) -> None:
     """A command the server refuses shows the refusal next to what the user was doing."""
-    dave = Person.open(chromium, chat_server, "dave")
+    dave = people("dave")
     expect = dave.expect
     dave.register()
     dave.join("lobby")
@@ -392,7 +421,3 @@ def test_server_error_codes_reach_the_user(chromium: Browser, chat_server: str) 
     # The unsent text comes back so that the user can shorten it.
     expect(dave.by_id("message-input")).to_have_value(too_long)
     dave.assert_nothing_ran()
-
-
-def _unused(*_: object) -> None:  # pragma: no cover - keeps json import honest for mypy
-    json.dumps(None)

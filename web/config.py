@@ -206,7 +206,7 @@ def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
 def _rooms(data: Mapping[str, Any]) -> tuple[RoomSeed, ...]:
     raw = data.get("rooms")
     if raw is None:
-        return Config().rooms
+        return (RoomSeed("lobby", "Lobby"),)
     if not isinstance(raw, list):
         raise ConfigError("config error: rooms: expected [[rooms]] tables with id and name")
     seeds = []
@@ -245,8 +245,9 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             expected = getattr(parse, "expected", _EXPECTED_LEVEL)
             raise ConfigError(f"config error: {where}: expected {expected}, got {raw!r}") from None
     values["rooms"] = _rooms(data)
+    defaults = Config()
     if "db_url" not in values:
-        values["db_url"] = f"sqlite://{values.get('data_dir', Config.data_dir)}/chat.sqlite3"
-    if values.get("ping_interval", Config.ping_interval) >= values.get("idle_timeout", Config.idle_timeout):
+        values["db_url"] = f"sqlite://{values.get('data_dir', defaults.data_dir)}/chat.sqlite3"
+    if values.get("ping_interval", defaults.ping_interval) >= values.get("idle_timeout", defaults.idle_timeout):
         raise ConfigError("config error: liveness.ping_interval: expected less than liveness.idle_timeout")
     return Config(**values)

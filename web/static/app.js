@@ -539,7 +539,7 @@
     if (conv) {
       const who = frame.user ? frame.user.username : "Someone";
       const fallback = who + (frame.event === "join" ? " joined" : " left");
-      addSystemLine(conv, frame.content || fallback, frame.timestamp, frame.event);
+      addSystemLine(conv, frame.content || fallback, frame.timestamp, frame.event, who);
     }
     // Membership changed: the online lists and the counts in the room list are stale.
     if (state.conversations.has("room:" + frame.room_id)) {
@@ -802,8 +802,13 @@
     return item;
   }
 
-  function addSystemLine(conv, text, timestamp, event) {
-    const item = el("li", { className: "system", "data-testid": "system-line", "data-event": event || "" });
+  function addSystemLine(conv, text, timestamp, event, username) {
+    const item = el("li", {
+      className: "system",
+      "data-testid": "system-line",
+      "data-event": event || "",
+      "data-username": username || "",
+    });
     if (typeof timestamp === "number") item.dataset.ts = String(timestamp);
     item.appendChild(el("span", { className: "content" }, text));
     if (timestamp) item.appendChild(el("time", { className: "time" }, formatTime(timestamp)));
@@ -1073,6 +1078,8 @@
     $("error-dismiss").addEventListener("click", hideError);
     $("toggle-rooms").addEventListener("click", () => togglePanel("rooms-panel", "toggle-rooms"));
     $("toggle-people").addEventListener("click", () => togglePanel("people-panel", "toggle-people"));
+    // On a phone a drawer covers the conversation; a tap beside it closes it.
+    document.querySelector(".conversation").addEventListener("click", closePanels);
     // Coming back to a tab: the counts may have moved while timers were throttled.
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && state.token) refreshRooms();

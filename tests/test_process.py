@@ -1,0 +1,107 @@
+"""The ``chat-server`` command as an operator runs it: config errors, JSON logs, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from web.config import ConfigError, load_config
+
+COMMAND = [sys.executable, "-c", "from web.server import main; main()"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+    env.update({"CHAT_DATA_DIR": str(tmp_path / "data"), **extra})
+    return env
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("CHAT_PORT", "eighty", "server.port (from CHAT_PORT)"),
+        ("CHAT_PORT", "70000", "server.port (from CHAT_PORT)"),
+        ("CHAT_LOG_FORMAT", "xml", "logging.format (from CHAT_LOG_FORMAT)"),
+        ("CHAT_LOG_LEVEL", "loud", "logging.level (from CHAT_LOG_LEVEL)"),
+        ("CHAT_DB_URL", "postgres://x", "storage.db_url (from CHAT_DB_URL)"),
+        ("CHAT_JWT_SECRET", "short", "auth.jwt_secret (from CHAT_JWT_SECRET)"),
+    ],
+)
+def test_an_invalid_setting_stops_start_up_with_one_line_and_status_2(
+    tmp_path: Path, variable: str, value: str, named: str
+) -> None:
+    result = subprocess.run(COMMAND, env=_env(tmp_path, **{variable: value}), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "expected" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[logging]\nformat = "json"\n')
+    config = load_config(path, {"CHAT_PORT": "9100"})
+    assert (config.port, config.host, config.log_format) == (9100, "0.0.0.0", "json")
+    assert config.db_url == "sqlite://data/chat.sqlite3"
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "missing.toml", {})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> None:
+    from trio_websocket import ConnectionClosed, open_websocket_url
+
+    port = _free_port()
+    env = _env(tmp_path, CHAT_PORT=str(port), CHAT_DB_URL=f"sqlite://{tmp_path}/x.sqlite3", CHAT_LOG_FORMAT="json")
+    proc = subprocess.Popen(COMMAND, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            with trio.fail_after(30):
+                while True:
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await trio.sleep(0.1)
+            creds = {"username": "operator", "password": "long enough"}
+            await http.post("/api/v1/register", json=creds)
+            token = (await http.post("/api/v1/login", json=creds)).json()["token"]
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+            await ws.send_message('{"type":"join","room_id":"lobby"}')
+            await ws.get_message()
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed, trio.fail_after(10):
+                while True:
+                    await ws.get_message()
+            assert closed.value.reason.code == 1001
+        status = await trio.to_thread.run_sync(lambda: proc.wait(timeout=10))
+        assert status == 0 and time.monotonic() - sent < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stderr = proc.stderr.read() if proc.stderr else ""
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    events = {(x.get("actor"), x.get("event")) for x in lines}
+    assert {("storage", "started"), ("registry", "started"), ("room:lobby", "started"), ("storage", "stopped")} <= events
+    session_lines = [x for x in lines if str(x.get("actor", "")).startswith("session:")]
+    assert session_lines and all({"actor", "event", "parent", "reason"} <= x.keys() for x in session_lines)
+    assert token not in stderr
