@@ -104,6 +104,4 @@ class CloseAllSessions:
     reply: Reply[int]
 
 
-RegistryMsg = (
-    RegisterSession | UnregisterSession | RoutePrivate | ListOnline | GetOnline | CloseAllSessions
-)
+RegistryMsg = RegisterSession | UnregisterSession | RoutePrivate | ListOnline | GetOnline | CloseAllSessions

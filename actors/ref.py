@@ -95,7 +95,7 @@ class ActorRef(Generic[M]):
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorGone(self.actor_id) from None
 
-    async def ask(self, make: Callable[[Reply[T]], M], timeout: float) -> T:
+    async def ask(self, make: Callable[[Reply[T]], M], timeout: float) -> T:  # noqa: ASYNC109 (ask always has a deadline)
         """Send ``make(reply)`` and wait at most ``timeout`` seconds for the answer."""
         reply: Reply[T] = Reply()
         try:
@@ -110,9 +110,7 @@ class ActorRef(Generic[M]):
         return MailboxStats(depth=s.current_buffer_used, capacity=int(s.max_buffer_size))
 
 
-def open_mailbox(
-    actor_id: str, capacity: int
-) -> tuple[ActorRef[M], trio.MemoryReceiveChannel[M]]:
+def open_mailbox(actor_id: str, capacity: int) -> tuple[ActorRef[M], trio.MemoryReceiveChannel[M]]:
     """Create a bounded mailbox; the caller keeps the receive end and hands out the ref."""
     if capacity < 1:
         raise ValueError(f"mailbox capacity for {actor_id} must be at least 1, got {capacity}")

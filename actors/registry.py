@@ -138,9 +138,7 @@ class Registry:
             case _:
                 assert_never(message)
 
-    async def _route_private(
-        self, session: SessionHandle, target: User, content: str, ref: Ref
-    ) -> None:
+    async def _route_private(self, session: SessionHandle, target: User, content: str, ref: Ref) -> None:
         delivered = bool(self.presence.sessions_of(target.user_id))
         draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
         stored, commit = await self._journal.append(draft)

@@ -188,9 +188,7 @@ class Room:
         session.deliver(encode(with_ref(reply, ref)))
         if outcome is Joined.FIRST:
             notice = self._notice("join", session.user)
-            await self._delivery.push(
-                Delivery(None, lambda: self._fan_out(notice, skip=session.session_id))
-            )
+            await self._delivery.push(Delivery(None, lambda: self._fan_out(notice, skip=session.session_id)))
 
     async def _leave(self, session: SessionHandle, ref: Ref, *, quiet: bool = False) -> None:
         outcome = self.state.leave(session.session_id)
@@ -219,9 +217,7 @@ class Room:
 
     def _fan_out(self, frame: str, *, skip: str | None = None) -> None:
         """Deliver to every member without waiting; members that are gone are removed."""
-        gone = [
-            s for sid, s in self.state.members.items() if sid != skip and not s.deliver(frame)
-        ]
+        gone = [s for sid, s in self.state.members.items() if sid != skip and not s.deliver(frame)]
         while gone:
             session = gone.pop()
             if self.state.leave(session.session_id) is Left.LAST:

@@ -54,9 +54,7 @@ class RoomSupervisor:
         self._rooms: dict[str, _Entry] = {}
         self._starting: dict[str, trio.Event] = {}
 
-    async def run(
-        self, *, task_status: trio.TaskStatus[RoomSupervisor] = trio.TASK_STATUS_IGNORED
-    ) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[RoomSupervisor] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self._supervisor.run)
             task_status.started(self)
@@ -93,12 +91,8 @@ class RoomSupervisor:
         try:
             state = RoomState(info)
             incarnations: list[Room] = []
-            child = functools.partial(
-                run_room, state, self._journal, self._delivery_capacity, incarnations
-            )
-            ref = await self._supervisor.start_child(
-                f"room:{info.room_id}", child, self._mailbox_capacity
-            )
+            child = functools.partial(run_room, state, self._journal, self._delivery_capacity, incarnations)
+            ref = await self._supervisor.start_child(f"room:{info.room_id}", child, self._mailbox_capacity)
             self._rooms[info.room_id] = _Entry(ref, state, incarnations)
             return ref
         finally:

@@ -131,7 +131,9 @@ class Supervisor:
                 task_status.started()
             else:
                 supervision_event(
-                    actor_id, "restarted", parent=self.name,
+                    actor_id,
+                    "restarted",
+                    parent=self.name,
                     reason=f"restart {self._restarts[actor_id]}",
                 )
 
@@ -140,9 +142,7 @@ class Supervisor:
                 try:
                     await child(mailbox, ref, task_status=_StartedSignal(on_started))  # type: ignore[arg-type]
                 except Exception as exc:
-                    supervision_event(
-                        actor_id, "crashed", parent=self.name, reason=_describe(exc), exc=exc
-                    )
+                    supervision_event(actor_id, "crashed", parent=self.name, reason=_describe(exc), exc=exc)
                     now = trio.current_time()
                     recent.append(now)
                     while recent and now - recent[0] > self.intensity.period:

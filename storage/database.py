@@ -62,7 +62,7 @@ def prepare_sqlite_path(db_url: str) -> None:
     parts = urlsplit(db_url)
     if parts.scheme != "sqlite":
         return
-    path = db_url[len("sqlite://"):]
+    path = db_url[len("sqlite://") :]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
@@ -139,9 +139,7 @@ class Database:
         """Create a configured room on first start; keep it as it is afterwards."""
 
         async def upsert() -> RoomRow:
-            row, _ = await RoomRow.get_or_create(
-                id=room_id, defaults={"name": name, "created_at": now_ms()}
-            )
+            row, _ = await RoomRow.get_or_create(id=room_id, defaults={"name": name, "created_at": now_ms()})
             return row
 
         row = await self._bridge.call(upsert)
@@ -178,9 +176,7 @@ class Database:
                 kind=m.kind,
                 room_id=m.room_id,
                 conversation=(
-                    conversation_key(m.sender.user_id, m.target_id)
-                    if m.target_id is not None
-                    else None
+                    conversation_key(m.sender.user_id, m.target_id) if m.target_id is not None else None
                 ),
                 sender_id=m.sender.user_id,
                 sender_name=m.sender.username,
@@ -200,12 +196,8 @@ class Database:
     async def room_history(self, room_id: str, before: int | None, limit: int) -> list[StoredMessage]:
         return await self._history(Q(room_id=room_id, kind="group"), before, limit)
 
-    async def private_history(
-        self, a: str, b: str, before: int | None, limit: int
-    ) -> list[StoredMessage]:
-        return await self._history(
-            Q(conversation=conversation_key(a, b), kind="private"), before, limit
-        )
+    async def private_history(self, a: str, b: str, before: int | None, limit: int) -> list[StoredMessage]:
+        return await self._history(Q(conversation=conversation_key(a, b), kind="private"), before, limit)
 
     async def _history(self, where: Q, before: int | None, limit: int) -> list[StoredMessage]:
         async def query() -> list[MessageRow]:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import WebSocketConnection
 
 from web.config import Config
 from web.server import Running, serve
@@ -34,9 +34,7 @@ def _mariadb(sql: str) -> bool:
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         return False
-    result = subprocess.run(
-        [client, "-h127.0.0.1", "-uroot", "-e", sql], capture_output=True, timeout=20
-    )
+    result = subprocess.run([client, "-h127.0.0.1", "-uroot", "-e", sql], capture_output=True, timeout=20)
     return result.returncode == 0
 
 

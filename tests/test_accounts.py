@@ -65,7 +65,9 @@ async def test_usernames_are_nfc_normalised_and_unique(api: Api) -> None:
 async def test_unknown_user_and_wrong_password_get_the_same_answer(api: Api) -> None:
     await api.account("carol", "right password")
     wrong = await api.call("POST", "/api/v1/login", json={"username": "carol", "password": "wrong password"})
-    unknown = await api.call("POST", "/api/v1/login", json={"username": "nobody", "password": "wrong password"})
+    unknown = await api.call(
+        "POST", "/api/v1/login", json={"username": "nobody", "password": "wrong password"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
     assert wrong.json()["error"]["code"] == "invalid_credentials"
@@ -81,7 +83,13 @@ def _forge(claims: dict[str, object], header: dict[str, object] | None = None) -
 async def test_every_bad_token_is_unauthorized(api: Api) -> None:
     account = await api.account()
     now = int(time.time())
-    good = {"sub": account.user_id, "name": account.username, "iat": now, "exp": now + 600, "iss": "chat-server"}
+    good = {
+        "sub": account.user_id,
+        "name": account.username,
+        "iat": now,
+        "exp": now + 600,
+        "iss": "chat-server",
+    }
     tokens = {
         "garbage": "not.a.token",
         "tampered": account.token[:-4] + ("AAAA" if not account.token.endswith("AAAA") else "BBBB"),
@@ -102,7 +110,9 @@ async def test_every_bad_token_is_unauthorized(api: Api) -> None:
         assert r.json()["error"]["code"] == "unauthorized", name
 
 
-async def test_handshake_without_a_valid_token_is_refused_with_401(api: Api, server: Server, nursery: trio.Nursery) -> None:
+async def test_handshake_without_a_valid_token_is_refused_with_401(
+    api: Api, server: Server, nursery: trio.Nursery
+) -> None:
     for url in (server.ws_url, f"{server.ws_url}?token=garbage"):
         with pytest.raises(ConnectionRejected) as refused:
             async with open_websocket_url(url):
@@ -110,7 +120,9 @@ async def test_handshake_without_a_valid_token_is_refused_with_401(api: Api, ser
         assert refused.value.status_code == 401
 
 
-async def test_handshake_accepts_the_authorization_header(api: Api, server: Server, nursery: trio.Nursery) -> None:
+async def test_handshake_accepts_the_authorization_header(
+    api: Api, server: Server, nursery: trio.Nursery
+) -> None:
     account = await api.account()
     ws = await connect_websocket_url(
         nursery, server.ws_url, extra_headers=[(b"Authorization", f"Bearer {account.token}".encode())]
@@ -119,7 +131,9 @@ async def test_handshake_accepts_the_authorization_header(api: Api, server: Serv
     assert json.loads(await ws.get_message()) == {"type": "pong"}
 
 
-async def test_foreign_browser_origin_is_refused_with_403(api: Api, server: Server, nursery: trio.Nursery) -> None:
+async def test_foreign_browser_origin_is_refused_with_403(
+    api: Api, server: Server, nursery: trio.Nursery
+) -> None:
     account = await api.account()
     url = f"{server.ws_url}?token={account.token}"
     with pytest.raises(ConnectionRejected) as refused:

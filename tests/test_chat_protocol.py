@@ -11,7 +11,9 @@ from trio_websocket import ConnectionClosed
 from tests.conftest import Api, Connect
 
 
-async def test_join_replies_joined_with_the_online_users_and_notifies_the_room(api: Api, connect: Connect) -> None:
+async def test_join_replies_joined_with_the_online_users_and_notifies_the_room(
+    api: Api, connect: Connect
+) -> None:
     alice, bob = await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob)
@@ -49,18 +51,26 @@ async def test_leave_notice_is_sent_when_the_last_session_goes(api: Api, connect
     assert notice["user"] == bob.user
 
 
-async def test_group_message_is_acked_and_reaches_every_session_of_the_room(api: Api, connect: Connect) -> None:
+async def test_group_message_is_acked_and_reaches_every_session_of_the_room(
+    api: Api, connect: Connect
+) -> None:
     alice, bob, carol = await api.account(), await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob, join="lobby")
     c = await connect(carol)  # not in the room
-    ack = await a.command({"type": "group", "room_id": "lobby", "content": "héllo 张三", "sender": "spoof", "id": 1})
+    ack = await a.command(
+        {"type": "group", "room_id": "lobby", "content": "héllo 张三", "sender": "spoof", "id": 1}
+    )
     assert ack["type"] == "ack" and isinstance(ack["id"], int) and isinstance(ack["timestamp"], int)
     for peer in (a, b):
         msg = await peer.expect("group")
         assert msg == {
-            "type": "group", "id": ack["id"], "content": "héllo 张三", "sender": alice.user,
-            "timestamp": ack["timestamp"], "room_id": "lobby",
+            "type": "group",
+            "id": ack["id"],
+            "content": "héllo 张三",
+            "sender": alice.user,
+            "timestamp": ack["timestamp"],
+            "room_id": "lobby",
         }
     await c.send({"type": "ping"})
     assert (await c.recv())["type"] == "pong", "a session outside the room gets nothing"
@@ -163,7 +173,9 @@ async def test_private_message_to_an_offline_user_is_stored_then_readable(api: A
 async def test_two_racing_senders_are_seen_in_one_order_equal_to_history(api: Api, connect: Connect) -> None:
     senders = [await api.account() for _ in range(2)]
     receivers = [await api.account() for _ in range(3)]
-    room = (await api.call("POST", "/api/v1/rooms", token=senders[0].token, json={"name": "race"})).json()["room"]
+    room = (await api.call("POST", "/api/v1/rooms", token=senders[0].token, json={"name": "race"})).json()[
+        "room"
+    ]
     rid = room["room_id"]
     s_peers = [await connect(s, join=rid) for s in senders]
     r_peers = [await connect(r, join=rid) for r in receivers]

@@ -41,7 +41,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_an_invalid_setting_stops_start_up_with_one_line_and_status_2(
     tmp_path: Path, variable: str, value: str, named: str
 ) -> None:
-    result = subprocess.run(COMMAND, env=_env(tmp_path, **{variable: value}), capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        COMMAND, env=_env(tmp_path, **{variable: value}), capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0] and "expected" in lines[0], result.stderr
@@ -68,7 +70,9 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> 
     from trio_websocket import ConnectionClosed, open_websocket_url
 
     port = _free_port()
-    env = _env(tmp_path, CHAT_PORT=str(port), CHAT_DB_URL=f"sqlite://{tmp_path}/x.sqlite3", CHAT_LOG_FORMAT="json")
+    env = _env(
+        tmp_path, CHAT_PORT=str(port), CHAT_DB_URL=f"sqlite://{tmp_path}/x.sqlite3", CHAT_LOG_FORMAT="json"
+    )
     proc = subprocess.Popen(COMMAND, env=env, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -101,7 +105,12 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> 
         stderr = proc.stderr.read() if proc.stderr else ""
     lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
     events = {(x.get("actor"), x.get("event")) for x in lines}
-    assert {("storage", "started"), ("registry", "started"), ("room:lobby", "started"), ("storage", "stopped")} <= events
+    assert {
+        ("storage", "started"),
+        ("registry", "started"),
+        ("room:lobby", "started"),
+        ("storage", "stopped"),
+    } <= events
     session_lines = [x for x in lines if str(x.get("actor", "")).startswith("session:")]
     assert session_lines and all({"actor", "event", "parent", "reason"} <= x.keys() for x in session_lines)
     assert token not in stderr

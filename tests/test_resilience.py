@@ -52,7 +52,9 @@ async def test_acked_message_is_in_history_after_a_restart(config: Config, nurse
 async def test_history_pages_backwards_with_before_and_limit(api: Api, connect: Connect) -> None:
     alice = await api.account()
     a = await connect(alice, join="lobby")
-    ids = [(await a.command({"type": "group", "room_id": "lobby", "content": str(i)}))["id"] for i in range(7)]
+    ids = [
+        (await a.command({"type": "group", "room_id": "lobby", "content": str(i)}))["id"] for i in range(7)
+    ]
     r = await api.call("GET", "/api/v1/rooms/lobby/messages?limit=3", token=alice.token)
     assert [m["id"] for m in r.json()["messages"]] == ids[-3:]
     r = await api.call("GET", f"/api/v1/rooms/lobby/messages?limit=3&before={ids[-3]}", token=alice.token)
@@ -103,7 +105,9 @@ async def test_a_session_that_never_reads_is_closed_1013_and_the_room_keeps_flow
     alice, bob, slow = await api.account(), await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob, join="lobby")
-    laggard = await connect_websocket_url(nursery, f"{server.ws_url}?token={slow.token}", message_queue_size=0)
+    laggard = await connect_websocket_url(
+        nursery, f"{server.ws_url}?token={slow.token}", message_queue_size=0
+    )
     await laggard.send_message(json.dumps({"type": "join", "room_id": "lobby"}))
     content = "z" * 60_000  # large frames fill the socket buffers quickly
     count = 300
@@ -202,7 +206,9 @@ async def test_a_client_that_answers_pings_stays_connected(api: Api, connect: Co
     assert (await peer.command({"type": "ping"}))["type"] == "pong"
 
 
-async def test_an_expired_token_closes_the_session_with_4401(api: Api, server: Server, nursery: trio.Nursery) -> None:
+async def test_an_expired_token_closes_the_session_with_4401(
+    api: Api, server: Server, nursery: trio.Nursery
+) -> None:
     account = await api.account()
     now = int(time.time())
     token = jwt.encode(
@@ -218,10 +224,16 @@ async def test_an_expired_token_closes_the_session_with_4401(api: Api, server: S
     assert closed.value.reason.code == 4401
 
 
-async def test_supervision_lines_never_hold_tokens(api: Api, connect: Connect, caplog: pytest.LogCaptureFixture) -> None:
+async def test_supervision_lines_never_hold_tokens(
+    api: Api, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     account = await api.account()
     await connect(account, join="lobby")
-    ours = [r for r in caplog.records if r.name.split(".")[0] in ("actors", "web", "storage", "hypercorn", "quart")]
+    ours = [
+        r
+        for r in caplog.records
+        if r.name.split(".")[0] in ("actors", "web", "storage", "hypercorn", "quart")
+    ]
     assert ours, "the server logged its session start"
     assert all(account.token not in r.getMessage() for r in ours)

@@ -32,7 +32,12 @@ async def test_ask_gives_up_after_its_deadline(autojump_clock: trio.testing.Mock
     mailbox.close()
 
 
-async def _crash_on(mailbox: trio.MemoryReceiveChannel[object], ref: ActorRef[object], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def _crash_on(
+    mailbox: trio.MemoryReceiveChannel[object],
+    ref: ActorRef[object],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     task_status.started()
     async for message in mailbox:
         if message == "crash":
@@ -52,7 +57,9 @@ async def test_a_crashing_child_is_restarted_with_its_mailbox_and_logged(
         assert await ref.ask(lambda r: r, timeout=1) == "alive", "the same ref reaches the new incarnation"
         events = [(r.actor, r.event) for r in caplog.records if hasattr(r, "event")]
         assert [e for e in events if e[0] == "child"] == [
-            ("child", "started"), ("child", "crashed"), ("child", "restarted")
+            ("child", "started"),
+            ("child", "crashed"),
+            ("child", "restarted"),
         ]
         crashed = [r for r in caplog.records if getattr(r, "event", None) == "crashed"]
         assert len(crashed) == 1 and crashed[0].exc_info is not None

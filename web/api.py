@@ -167,9 +167,7 @@ async def list_rooms() -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
     rooms = await svc.db.list_rooms()
-    return jsonify(
-        {"rooms": [r.to_wire() | {"online": svc.rooms.online_count(r.room_id)} for r in rooms]}
-    )
+    return jsonify({"rooms": [r.to_wire() | {"online": svc.rooms.online_count(r.room_id)} for r in rooms]})
 
 
 async def _room_or_404(svc: Services, room_id: str) -> Any:

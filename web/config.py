@@ -183,7 +183,12 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("idle_timeout", "liveness.idle_timeout", "CHAT_IDLE_TIMEOUT", _float(0.1, 86400)),
     ("max_restarts", "supervision.max_restarts", None, _int(0, 1000)),
     ("restart_period", "supervision.period", None, _float(0.001, 86400)),
-    ("log_level", "logging.level", "CHAT_LOG_LEVEL", lambda v: _choice("debug", "info", "warning", "error", "critical")(v).upper()),
+    (
+        "log_level",
+        "logging.level",
+        "CHAT_LOG_LEVEL",
+        lambda v: _choice("debug", "info", "warning", "error", "critical")(v).upper(),
+    ),
     ("log_format", "logging.format", "CHAT_LOG_FORMAT", _choice("json", "text")),
     ("rate_limit_enabled", "rate_limit.enabled", "CHAT_RATE_LIMIT", _flag),
     ("login_failures", "rate_limit.login_failures", None, _int(1, 1_000_000)),
@@ -212,7 +217,13 @@ def _rooms(data: Mapping[str, Any]) -> tuple[RoomSeed, ...]:
     seeds = []
     for i, item in enumerate(raw):
         rid, name = (item.get("id"), item.get("name")) if isinstance(item, dict) else (None, None)
-        if not (isinstance(rid, str) and 0 < len(rid) <= 64 and isinstance(name, str) and name.strip() and len(name) <= 64):
+        if not (
+            isinstance(rid, str)
+            and 0 < len(rid) <= 64
+            and isinstance(name, str)
+            and name.strip()
+            and len(name) <= 64
+        ):
             raise ConfigError(
                 f"config error: rooms[{i}]: expected id (1..64 characters) and name (1..64 characters, not blank)"
             )
@@ -229,7 +240,9 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         try:
             data = tomllib.loads(source.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"config error: {source}: no such file; pass --config with an existing path") from None
+            raise ConfigError(
+                f"config error: {source}: no such file; pass --config with an existing path"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config error: {source}: not valid TOML ({exc})") from None
     values: dict[str, Any] = {}
@@ -248,6 +261,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     defaults = Config()
     if "db_url" not in values:
         values["db_url"] = f"sqlite://{values.get('data_dir', defaults.data_dir)}/chat.sqlite3"
-    if values.get("ping_interval", defaults.ping_interval) >= values.get("idle_timeout", defaults.idle_timeout):
+    if values.get("ping_interval", defaults.ping_interval) >= values.get(
+        "idle_timeout", defaults.idle_timeout
+    ):
         raise ConfigError("config error: liveness.ping_interval: expected less than liveness.idle_timeout")
     return Config(**values)

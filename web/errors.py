@@ -7,9 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 
 class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

@@ -19,19 +19,35 @@ def render(svc: Services) -> str:
     registry = svc.registry.statistics()
     metric("users_online", "gauge", "Users with at least one live session.", [("", registry.users_online)])
     metric("sessions", "gauge", "Live WebSocket sessions.", [("", registry.sessions)])
-    metric("registry_mailbox_depth", "gauge", "Messages waiting in the registry mailbox.", [("", registry.mailbox_depth)])
+    metric(
+        "registry_mailbox_depth",
+        "gauge",
+        "Messages waiting in the registry mailbox.",
+        [("", registry.mailbox_depth)],
+    )
     rooms = svc.rooms.statistics()
     metric("rooms_running", "gauge", "Room actors running.", [("", len(rooms))])
     metric(
-        "room_online", "gauge", "Online users per running room.",
+        "room_online",
+        "gauge",
+        "Online users per running room.",
         [(f'{{room="{_label(r.room_id)}"}}', r.online) for r in rooms],
     )
     metric(
-        "room_mailbox_depth", "gauge", "Messages waiting in a room mailbox.",
+        "room_mailbox_depth",
+        "gauge",
+        "Messages waiting in a room mailbox.",
         [(f'{{room="{_label(r.room_id)}"}}', r.mailbox_depth) for r in rooms],
     )
-    metric("room_restarts_total", "counter", "Room actor restarts by the supervisor.", [("", svc.rooms.restarts())])
-    metric("journal_pending", "gauge", "Messages waiting for the next group commit.", [("", svc.journal.depth)])
+    metric(
+        "room_restarts_total",
+        "counter",
+        "Room actor restarts by the supervisor.",
+        [("", svc.rooms.restarts())],
+    )
+    metric(
+        "journal_pending", "gauge", "Messages waiting for the next group commit.", [("", svc.journal.depth)]
+    )
     metric("messages_committed_total", "counter", "Messages stored.", [("", svc.journal.committed_messages)])
     metric("commits_total", "counter", "Group commits (transactions).", [("", svc.journal.committed_batches)])
     for name, value in sorted(svc.counters.items()):

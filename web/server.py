@@ -19,7 +19,6 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import hypercorn.trio
@@ -64,8 +63,14 @@ def _limits(config: Config) -> Limits:
     )
 
 
-async def _serve_http(app: object, hc: object, stop: trio.Event, done: trio.Event,
-                      *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+async def _serve_http(
+    app: object,
+    hc: object,
+    stop: trio.Event,
+    done: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
     try:
         await hypercorn.trio.serve(app, hc, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
     finally:
@@ -109,9 +114,7 @@ async def serve(
         )
         stop_accepting, http_done = trio.Event(), trio.Event()
         app = create_app(svc, metrics_here=config.metrics_port is None)
-        binds = await root.start(
-            _serve_http, app, hypercorn_config(config), stop_accepting, http_done
-        )
+        binds = await root.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
         if config.metrics_port is not None:
             await root.start(
                 _serve_http,

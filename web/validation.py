@@ -34,9 +34,7 @@ def username(value: Any) -> str:
     if not isinstance(value, str):
         raise bad_request("username must be a string")
     name = unicodedata.normalize("NFC", value)
-    if not 1 <= len(name) <= USERNAME_MAX or not all(
-        _allowed(ch, i == 0) for i, ch in enumerate(name)
-    ):
+    if not 1 <= len(name) <= USERNAME_MAX or not all(_allowed(ch, i == 0) for i, ch in enumerate(name)):
         raise bad_request(
             f"username must be 1 to {USERNAME_MAX} letters (any script), digits, '_', '.' or '-'"
         )
