@@ -181,8 +181,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 target_id = _identifier(obj, "target_id")
                 return SendPrivate(target_id, _content(obj, max_content), ref)
             case "online":
-                room_id = obj.get("room_id")
-                return AskOnline(None if room_id is None else _identifier(obj, "room_id"), ref)
+                wanted = None if obj.get("room_id") is None else _identifier(obj, "room_id")
+                return AskOnline(wanted, ref)
             case "ping":
                 return Ping(ref)
             case str():

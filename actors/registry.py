@@ -101,6 +101,8 @@ class Registry:
         *,
         task_status: trio.TaskStatus[ActorRef[RegistryMsg]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        ref: ActorRef[RegistryMsg]
+        mailbox: trio.MemoryReceiveChannel[RegistryMsg]
         ref, mailbox = open_mailbox("registry", mailbox_capacity)
         self.ref = ref
         supervision_event("registry", "started", parent="root")

@@ -183,8 +183,8 @@ class Room:
 
     async def _join(self, session: SessionHandle, ref: Ref) -> None:
         outcome = self.state.join(session)
-        reply = {"type": "joined", "room": self._wire_room}
-        reply["users"] = [u.to_wire() for u in self.state.online()]  # type: ignore[assignment]
+        reply: dict[str, object] = {"type": "joined", "room": self._wire_room}
+        reply["users"] = [u.to_wire() for u in self.state.online()]
         session.deliver(encode(with_ref(reply, ref)))
         if outcome is Joined.FIRST:
             notice = self._notice("join", session.user)

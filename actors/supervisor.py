@@ -98,6 +98,8 @@ class Supervisor:
         """Start ``child`` under supervision and return its ref once it is ready."""
         if self._nursery is None:
             raise RuntimeError(f"supervisor {self.name} is not running")
+        ref: ActorRef[M]
+        mailbox: trio.MemoryReceiveChannel[M]
         ref, mailbox = open_mailbox(actor_id, capacity)
         self._refs[actor_id] = ref
         self._restarts[actor_id] = 0
@@ -140,7 +142,7 @@ class Supervisor:
         with mailbox:
             while True:
                 try:
-                    await child(mailbox, ref, task_status=_StartedSignal(on_started))  # type: ignore[arg-type]
+                    await child(mailbox, ref, task_status=_StartedSignal(on_started))
                 except Exception as exc:
                     supervision_event(actor_id, "crashed", parent=self.name, reason=_describe(exc), exc=exc)
                     now = trio.current_time()

@@ -163,7 +163,9 @@ class Database:
 
     async def max_message_id(self) -> int:
         async def query() -> int:
-            result = await MessageRow.all().annotate(top=Max("id")).values_list("top", flat=True)
+            result: list[int | None] = (
+                await MessageRow.all().annotate(top=Max("id")).values_list("top", flat=True)
+            )  # type: ignore[assignment]
             return int(result[0] or 0) if result else 0
 
         return await self._bridge.call(query)

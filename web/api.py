@@ -23,7 +23,7 @@ ASK_TIMEOUT = 5.0
 
 
 async def json_body() -> dict[str, Any]:
-    raw = await request.get_data(as_text=False)
+    raw: bytes = await request.get_data(as_text=False)  # type: ignore[assignment]
     try:
         body = decode_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

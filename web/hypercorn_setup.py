@@ -31,7 +31,7 @@ ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss'
 class _DeclinedDeflate(PerMessageDeflate):
     """permessage-deflate that accepts no offer and so stays disabled."""
 
-    def accept(self, offer: str) -> None:  # type: ignore[override]
+    def accept(self, offer: str) -> None:
         return None
 
 
@@ -41,7 +41,7 @@ def decline_compression() -> None:
             "this Hypercorn version no longer offers permessage-deflate the way web.hypercorn_setup "
             "expects; check how it negotiates compression before upgrading"
         )
-    ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc]
+    ws_stream.PerMessageDeflate = _DeclinedDeflate
 
 
 def hypercorn_config(config: Config, *, port: int | None = None) -> HyperConfig:

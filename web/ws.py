@@ -86,7 +86,7 @@ async def chat_socket() -> ResponseReturnValue | None:
     if not svc.ready:
         return error_response(503, "internal", "the server is shutting down; reconnect later")
     await websocket.accept()
-    socket = websocket._get_current_object()
+    socket = websocket._get_current_object()  # type: ignore[attr-defined]
     transport = QuartTransport(socket)
     session = Session(
         new_session_id(user),
