@@ -14,7 +14,7 @@ import secrets
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import trio
@@ -163,10 +163,9 @@ class Database:
 
     async def max_message_id(self) -> int:
         async def query() -> int:
-            result: list[int | None] = (
-                await MessageRow.all().annotate(top=Max("id")).values_list("top", flat=True)
-            )  # type: ignore[assignment]
-            return int(result[0] or 0) if result else 0
+            rows = await MessageRow.all().annotate(top=Max("id")).values_list("top", flat=True)
+            top = cast("int | None", rows[0]) if rows else None
+            return int(top or 0)
 
         return await self._bridge.call(query)
 
