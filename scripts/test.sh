@@ -8,7 +8,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" || exit 1
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,dev]" || exit 1
+echo "ruff and mypy --strict over actors/, storage/, web/"
+.venv/bin/ruff check actors storage web || exit 1
+.venv/bin/mypy || exit 1
 .venv/bin/python -m pytest -m "not mariadb and not browser" "$@"
 sqlite_status=$?
 .venv/bin/python -m pytest -m browser "$@"
