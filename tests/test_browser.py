@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator, Page, ViewportSize
 
 pytestmark = pytest.mark.browser
 
@@ -49,8 +49,8 @@ SHUTDOWN_DEADLINE_S = 15.0
 UI_TIMEOUT_MS = 10_000
 PASSWORD = "correct-horse-battery"
 XSS = "<img src=x onerror=alert(1)>"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 360, "height": 640}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 360, "height": 640}
 
 
 def _unavailable(reason: str) -> None:
@@ -181,9 +181,7 @@ def chat_server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     stdout, stderr = home / "server-stdout.log", home / "server-stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            _server_command(), env=env, cwd=PROJECT_ROOT, stdout=out, stderr=err
-        )
+        process = subprocess.Popen(_server_command(), env=env, cwd=PROJECT_ROOT, stdout=out, stderr=err)
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(process, base_url, stderr)
@@ -276,9 +274,7 @@ class Person:
         self.expect(self.messages().filter(has_text=text)).to_have_count(1)
 
     def online_user(self, list_id: str, username: str) -> Locator:
-        return self.page.locator(
-            f'#{list_id} [data-testid="online-user"][data-username="{username}"]'
-        )
+        return self.page.locator(f'#{list_id} [data-testid="online-user"][data-username="{username}"]')
 
     def user_id_of(self, username: str) -> str:
         button = self.online_user("site-online-list", username)

@@ -53,6 +53,7 @@
     loggingOut: false,
     reconnectAttempt: 0,
     reconnectTimer: null,
+    dropReason: null, // why the link first dropped, kept while retries fail
     pingTimer: null,
     roomsTimer: null,
     nextRef: 1,
@@ -113,7 +114,8 @@
   function describeError(code, message, retryAfter) {
     let text = ERROR_TEXT[code] || "Something went wrong (" + code + ").";
     if (code === "rate_limited" && retryAfter) {
-      text = "You are going too fast: try again in " + retryAfter + " s.";
+      // The wait is the one detail that matters here; the server's wording adds nothing.
+      return "You are going too fast: try again in " + retryAfter + " s.";
     }
     // The server's own message can carry the detail (which field, which limit).
     if (message && message !== text) text += " (" + message + ")";
@@ -363,6 +365,7 @@
     if (ws !== state.ws) return;
     state.wsOpen = true;
     state.reconnectAttempt = 0;
+    state.dropReason = null;
     setStatus("online", "Connected");
     for (const roomId of state.wantedRooms) sendJoin(roomId);
     send({ type: "online" });
@@ -390,7 +393,12 @@
       endSession("Your session has expired: please log in again.");
       return;
     }
-    scheduleReconnect(CLOSE_TEXT[event.code] || "Connection lost");
+    // Failed retries close with 1006; the first close says why we dropped (1001: the
+    // server restarts, 1013: we were too slow), and that stays the useful message.
+    if (state.reconnectAttempt === 0 || !state.dropReason) {
+      state.dropReason = CLOSE_TEXT[event.code] || "Connection lost";
+    }
+    scheduleReconnect(state.dropReason);
   }
 
   async function tokenStillValid() {
@@ -863,8 +871,7 @@
       $("conversation-title").textContent = "No conversation open";
       list.replaceChildren(emptyHint);
       leave.hidden = true;
-      $("room-online-title").textContent = "In this room";
-      $("room-online-list").replaceChildren();
+      renderRoomOnline();
       updateComposer();
       return;
     }
@@ -883,7 +890,9 @@
   function renderRoomOnline() {
     const conv = state.conversations.get(state.activeKey);
     const title = $("room-online-title");
-    if (!conv || conv.kind !== "room") {
+    const isRoom = Boolean(conv) && conv.kind === "room";
+    $("room-online-section").hidden = !isRoom;
+    if (!isRoom) {
       title.textContent = "In this room";
       $("room-online-list").replaceChildren();
       return;
