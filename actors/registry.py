@@ -37,7 +37,7 @@ from actors.messages import (
     UnregisterSession,
 )
 from actors.ref import ActorRef, open_mailbox
-from storage.interface import Draft, MessageLog, User
+from storage.interface import Draft, LogClosed, MessageLog, User
 
 
 class Presence:
@@ -143,7 +143,11 @@ class Registry:
     async def _route_private(self, session: SessionHandle, target: User, content: str, ref: Ref) -> None:
         delivered = bool(self.presence.sessions_of(target.user_id))
         draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
-        stored, commit = await self._journal.append(draft)
+        try:
+            stored, commit = await self._journal.append(draft)
+        except LogClosed:
+            session.deliver(error_frame("internal", "the server is shutting down; send it again later", ref))
+            return
         frame = encode(stored.to_wire())
         ack = encode(
             with_ref(

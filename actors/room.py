@@ -34,7 +34,7 @@ from actors.frames import Ref, encode, error_frame, with_ref
 from actors.handle import SessionHandle
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
 from actors.ref import ActorRef
-from storage.interface import Draft, MessageLog, RoomInfo, User
+from storage.interface import Draft, LogClosed, MessageLog, RoomInfo, User
 
 NOTICE_JOIN = "{name} joined the room"
 NOTICE_LEAVE = "{name} left the room"
@@ -168,7 +168,11 @@ class Room:
             session.deliver(error_frame("not_in_room", f"join room {room_id} before posting", ref))
             return
         draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
-        stored, commit = await self._journal.append(draft)
+        try:
+            stored, commit = await self._journal.append(draft)
+        except LogClosed:
+            session.deliver(error_frame("internal", "the server is shutting down; send it again later", ref))
+            return
         frame = encode(stored.to_wire())
         ack = encode(with_ref({"type": "ack", "id": stored.id, "timestamp": stored.timestamp}, ref))
 

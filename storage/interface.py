@@ -68,6 +68,10 @@ class StoredMessage:
         return out
 
 
+class LogClosed(Exception):
+    """The server is shutting down and stores no more messages."""
+
+
 class CommitFailed(Exception):
     """The transaction holding a message failed; the message is not stored."""
 

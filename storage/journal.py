@@ -29,7 +29,7 @@ import trio
 
 from actors.logs import supervision_event
 from storage.database import Database
-from storage.interface import CommitFailed, Draft, StoredMessage
+from storage.interface import CommitFailed, Draft, LogClosed, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,6 @@ class BatchCommit:
     def fail(self, reason: str) -> None:
         self._error = reason
         self._done.set()
-
-
-class JournalClosed(Exception):
-    """The server is shutting down and accepts no more messages."""
 
 
 class Journal:
@@ -89,7 +85,7 @@ class Journal:
                 self._has_room = trio.Event()
             await self._has_room.wait()
         if self._closed:
-            raise JournalClosed("the server is shutting down")
+            raise LogClosed("the server is shutting down")
         message = StoredMessage(
             id=self._next_id,
             timestamp=time.time_ns() // 1_000_000,
