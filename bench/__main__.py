@@ -39,6 +39,8 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, argparse.Namespace]:
     p.add_argument("--idle-connections", type=int, default=None)
     p.add_argument("--chatty-seconds", type=float, default=None)
     p.add_argument("--tag", default="latest", help="name of the results files")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy our server during fan-out (bench/results/profile/)")
     args = p.parse_args(argv)
     cfg = RunConfig()
     if args.quick:
@@ -51,6 +53,8 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, argparse.Namespace]:
         cfg = replace(cfg, fanout_members=tuple(int(m) for m in args.fanout_members.split(",")))
     if args.idle_connections:
         cfg = replace(cfg, idle_connections=args.idle_connections)
+    if args.profile:
+        cfg = replace(cfg, profile_dir=str(RESULTS / "profile"))
     if args.chatty_seconds:
         cfg = replace(cfg, chatty_seconds=args.chatty_seconds)
     return cfg, args

@@ -44,7 +44,7 @@ class ApiError(RuntimeError):
 
 async def _call(http: aiohttp.ClientSession, method: str, url: str, stats: SetupStats,
                 body: dict[str, Any] | None = None, token: str | None = None,
-                attempts: int = 50) -> tuple[int, dict[str, Any]]:
+                attempts: int = 20) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     for _ in range(attempts):
         async with http.request(method, url, json=body, headers=headers) as resp:
@@ -52,7 +52,7 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, stats: Setup
             if resp.status != 429:
                 return resp.status, data
             stats.rate_limited += 1
-            await asyncio.sleep(min(float(resp.headers.get("Retry-After", "1")), 5.0))
+            await asyncio.sleep(min(float(resp.headers.get("Retry-After", "1")), 60.0))
     raise ApiError(f"{method} {url}: still rate limited after {attempts} attempts")
 
 

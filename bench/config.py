@@ -45,6 +45,8 @@ class RunConfig:
     gen_cpus: frozenset[int] | None = frozenset({1})
     gen_workers: int = 1
     idle_gen_workers: int = 2
+    # when set, py-spy samples our server during fan-out into this folder.
+    profile_dir: str | None = None
 
     def quick(self) -> RunConfig:
         """Small sizes for a smoke run of the whole pipeline (about two minutes)."""

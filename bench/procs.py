@@ -93,9 +93,9 @@ class ServerProcess:
         )
         log.close()
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, limit_s: float = 60.0) -> None:
         """Poll the health endpoint until it answers 200, or fail with the log tail."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         url = self.base_url + self.health_path
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:

@@ -16,7 +16,6 @@ Run: python -m bench.ref_server --port 8765
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from urllib.parse import parse_qs, urlsplit

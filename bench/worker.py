@@ -18,6 +18,7 @@ import multiprocessing.connection
 import os
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,18 @@ class WorkerSpec:
     cpus: frozenset[int] | None = None
 
 
+@contextlib.contextmanager
+def _blocking(fd: int) -> Iterator[None]:
+    """Blocking mode for one whole message: the loop's reader made the socket
+    non-blocking, and a multi-megabyte pickle (latency samples) would otherwise
+    fail half-written with EAGAIN."""
+    os.set_blocking(fd, True)
+    try:
+        yield
+    finally:
+        os.set_blocking(fd, False)
+
+
 class Channel:
     """An asyncio face on a multiprocessing pipe end (one message per readable event)."""
 
@@ -58,22 +71,29 @@ class Channel:
         self._loop.add_reader(conn.fileno(), self._on_readable)
 
     def _on_readable(self) -> None:
+        fd = self._conn.fileno()
         while self._conn.poll():
             try:
-                self._queue.put_nowait(self._conn.recv())
-            except EOFError:
-                self._loop.remove_reader(self._conn.fileno())
+                with _blocking(fd):
+                    message = self._conn.recv()
+            except (EOFError, OSError):
+                self._loop.remove_reader(fd)
                 self._queue.put_nowait(("eof", None))
                 return
+            self._queue.put_nowait(message)
 
     def send(self, tag: str, payload: Any = None) -> None:
-        self._conn.send((tag, payload))
+        with _blocking(self._conn.fileno()):
+            self._conn.send((tag, payload))
 
-    async def recv(self, expect: str | None = None, timeout: float | None = None) -> Any:
-        tag, payload = await asyncio.wait_for(self._queue.get(), timeout)
+    async def recv(self, expect: str | None = None, limit_s: float | None = None) -> Any:
+        tag, payload = await asyncio.wait_for(self._queue.get(), limit_s)
         if expect is not None and tag != expect:
             raise RuntimeError(f"expected {expect!r} from the pipe, got {tag!r}: {payload!r}")
         return payload
+
+    async def recv_tagged(self, limit_s: float | None = None) -> tuple[str, Any]:
+        return await asyncio.wait_for(self._queue.get(), limit_s)
 
     def close(self) -> None:
         with contextlib.suppress(ValueError, OSError):
@@ -89,15 +109,15 @@ def raise_fd_limit() -> int:
 
 
 async def connect_all(spec: WorkerSpec, concurrency: int = 100,
-                      timeout: float = 60.0) -> list[Conn]:
+                      limit_s: float = 60.0) -> list[Conn]:
     """Open every client of this worker and join its rooms, `concurrency` at a time."""
     sem = asyncio.Semaphore(concurrency)
 
     async def one(c: ClientSpec) -> Conn:
         async with sem:
-            conn = await open_conn(spec.kind, c.url, c.index, c.username, timeout)
+            conn = await open_conn(spec.kind, c.url, c.index, c.username, limit_s)
             for room in c.rooms:
-                await conn.join(room, timeout)
+                await conn.join(room, limit_s)
             return conn
 
     return list(await asyncio.gather(*(one(c) for c in spec.clients)))
@@ -153,10 +173,10 @@ class Fleet:
             self.procs.append(proc)
             self.channels.append(Channel(parent_end))
 
-    async def gather(self, tag: str, timeout: float) -> list[Any]:
+    async def gather(self, tag: str, limit_s: float) -> list[Any]:
         """One `tag` message from every worker; a `failed` report raises."""
         async def one(chan: Channel) -> Any:
-            got_tag, payload = await asyncio.wait_for(chan._queue.get(), timeout)
+            got_tag, payload = await chan.recv_tagged(limit_s)
             if got_tag != tag:
                 raise RuntimeError(f"worker said {got_tag!r} instead of {tag!r}: {payload}")
             return payload

@@ -38,6 +38,8 @@ class BenchConn(WSListener):
         self.groups = 0
         self.acks = 0
         self.errors = 0
+        self.system = 0
+        self.last_frame_at = 0.0
         self.last_group_at = 0.0
         self.on_group: GroupHook | None = None
         self.on_ack: Callable[[bytes], None] | None = None
@@ -66,11 +68,11 @@ class BenchConn(WSListener):
         if self._reply is not None and not self._reply.done():
             self._reply.set_result(value)
 
-    async def _ask(self, payload: bytes, timeout: float) -> Any:
+    async def _ask(self, payload: bytes, limit_s: float) -> Any:
         assert self.transport is not None
         self._reply = asyncio.get_running_loop().create_future()
         self.transport.send(WSMsgType.TEXT, payload)
-        return await asyncio.wait_for(self._reply, timeout)
+        return await asyncio.wait_for(self._reply, limit_s)
 
     def send_text(self, payload: bytes) -> None:
         assert self.transport is not None
@@ -108,7 +110,8 @@ class ChatConn(BenchConn):
             if self.on_ack is not None:
                 self.on_ack(payload)
         elif b'"system"' in payload:
-            return
+            self.system += 1
+            self.last_frame_at = time.monotonic()
         else:
             reply = json.loads(payload)
             if reply.get("type") == "error":
@@ -117,9 +120,9 @@ class ChatConn(BenchConn):
                     self.on_ack(payload)
             self._resolve(reply)
 
-    async def join(self, room_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def join(self, room_id: str, limit_s: float = 30.0) -> dict[str, Any]:
         cmd = json.dumps({"type": "join", "room_id": room_id}).encode()
-        reply: dict[str, Any] = await self._ask(cmd, timeout)
+        reply: dict[str, Any] = await self._ask(cmd, limit_s)
         self._reply = None
         if reply.get("type") != "joined":
             raise RuntimeError(f"join {room_id} refused: {reply}")
@@ -180,9 +183,9 @@ class SioConn(BenchConn):
         self._next_ack += 1
         return self._next_ack
 
-    async def join(self, room_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def join(self, room_id: str, limit_s: float = 30.0) -> dict[str, Any]:
         body = json.dumps(["join", {"room_id": room_id}]).encode()
-        reply: dict[str, Any] = await self._ask(b"42%d" % self._ack_id() + body, timeout)
+        reply: dict[str, Any] = await self._ask(b"42%d" % self._ack_id() + body, limit_s)
         self._reply = None
         if reply.get("type") != "joined":
             raise RuntimeError(f"join {room_id} refused: {reply}")
@@ -199,15 +202,15 @@ class SioConn(BenchConn):
 
 
 async def open_conn(kind: str, url: str, index: int, username: str,
-                    timeout: float = 30.0) -> ChatConn | SioConn:
+                    limit_s: float = 30.0) -> ChatConn | SioConn:
     """Connect one client; for socket.io also wait for the namespace connect."""
     conn: BenchConn
     if kind == "sio":
         conn = SioConn(index, username)
     else:
         conn = ChatConn(index)
-    await ws_connect(lambda: conn, url, websocket_handshake_timeout=timeout,
+    await ws_connect(lambda: conn, url, websocket_handshake_timeout=limit_s,
                      max_frame_size=1024 * 1024)
-    await asyncio.wait_for(conn.connected, timeout)
+    await asyncio.wait_for(conn.connected, limit_s)
     assert isinstance(conn, ChatConn | SioConn)
     return conn

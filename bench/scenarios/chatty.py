@@ -54,7 +54,7 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
-        sent_reports = await fleet.gather("sent", timeout=cfg.chatty_seconds + 120)
+        sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
         sent: Counter[int] = Counter()
         acked = 0
         for rep in sent_reports:
@@ -64,7 +64,7 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         for idx, n in sent.items():
             room_sent[room_of[idx]] += n
         fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
-        results = await fleet.gather("result", timeout=cfg.drain_seconds + 60)
+        results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
         meter.stop()
     finally:
         fleet.close()

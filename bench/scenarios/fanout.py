@@ -11,7 +11,10 @@ not receive every acked message within the drain time counts the difference as l
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
@@ -42,15 +45,18 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
         "content_chars": cfg.content_chars,
     }
     pin_server(target, cfg)
-    fleet, _ = await start_fleet(target, cfg, "fanout", clients, params, cfg.gen_workers)
+    fleet, ready = await start_fleet(target, cfg, "fanout", clients, params, cfg.gen_workers)
     try:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
-        sent = await fleet.channels[0].recv("sent", timeout=cfg.fanout_seconds + 120)
+        spy = start_profiler(target, cfg, f"fanout{members}")
+        sent = await fleet.channels[0].recv("sent", limit_s=cfg.fanout_seconds + 120)
         fleet.broadcast("drain", {"expected": sent["acked"], "timeout": cfg.drain_seconds})
-        results = await fleet.gather("result", timeout=cfg.drain_seconds + 60)
+        results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
         meter.stop()
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 60)
     finally:
         fleet.close()
     received = sum(r["received"] for r in results)
@@ -77,7 +83,28 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
         "server_cpu_us_per_delivery": 1e6 * meter.cpu / max(received, 1),
         "generator_cpu_util": round(gen_cpu / max(meter.wall, 1e-9), 3),
         "closed": codes,
+        "quiesce_seconds": ready[-1]["quiesce_seconds"],
+        "system_frames_seen": sum(r["system"] for r in results),
     }
+
+
+def start_profiler(target: Target, cfg: RunConfig, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy on our server for most of the send phase, as collapsed stacks.
+
+    Sampling is blocking (py-spy pauses the server for each sample, ~1% at 200 Hz):
+    non-blocking sampling tears stacks apart mid-update and muddles inclusive time.
+    """
+    if cfg.profile_dir is None or target.name != "ours":
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    out = Path(cfg.profile_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = max(2, int(cfg.fanout_seconds) - 3)
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(target.server.pid), "--duration", str(seconds),
+         "--rate", "200", "--format", "raw",
+         "-o", str(out / f"{name}.collapsed.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _send_windowed(conn: Conn, params: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +162,7 @@ async def work(spec: WorkerSpec, chan: Channel) -> None:
         "last_at": max((c.last_group_at for c in conns), default=0.0),
         "closed": closed_codes(conns),
         "cpu": process_cpu() - cpu0,
+        "system": sum(c.system for c in conns),
     })
     close_all(conns)
     await asyncio.sleep(0.2)

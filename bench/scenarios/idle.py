@@ -35,14 +35,15 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     started = loop.time()
     fleet, ready = await start_fleet(target, cfg, "idle", clients, {}, cfg.idle_gen_workers)
+    quiet = ready.pop()
     try:
-        connect_seconds = loop.time() - started
+        connect_seconds = loop.time() - started - quiet["quiesce_seconds"]
         await asyncio.sleep(cfg.idle_settle_seconds)
         after = rss_kib(target.server.pid)
         fleet.broadcast("report")
-        results = await fleet.gather("result", timeout=60)
+        results = await fleet.gather("result", limit_s=60)
         fleet.broadcast("close")
-        await fleet.gather("closed", timeout=60)
+        await fleet.gather("closed", limit_s=60)
     finally:
         fleet.close()
     codes: Counter[int] = Counter()

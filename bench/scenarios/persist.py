@@ -38,7 +38,7 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
-        results = await fleet.gather("result", timeout=cfg.persist_seconds + 120)
+        results = await fleet.gather("result", limit_s=cfg.persist_seconds + 120)
         meter.stop()
     finally:
         fleet.close()
