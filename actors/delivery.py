@@ -46,15 +46,43 @@ class OrderedDelivery:
         return True
 
     async def push(self, delivery: Delivery) -> None:
-        await self._send.send(delivery)
+        """Queue, waiting only while the queue is full.
+
+        Unlike a channel's ``send`` this does not yield when there is room:
+        the actor goes on to its next message, and the deliveries it queues
+        meanwhile go out together.
+        """
+        try:
+            self._send.send_nowait(delivery)
+        except trio.WouldBlock:
+            await self._send.send(delivery)
 
     async def run(self) -> None:
-        async for item in self._receive:
-            if item.commit is not None:
-                try:
+        """Deliver each item once its commit settles, in push order.
+
+        Items whose commit has already settled are delivered in one go,
+        without yielding between them. A group commit settles many messages
+        at once, so their frames reach every member's outbox together and
+        each member's writer wakes once and sends them in one write.
+        """
+        receive = self._receive
+        async for item in receive:
+            while True:
+                if item.commit is not None and not item.commit.settled:
                     await item.commit.wait()
-                except CommitFailed:
-                    if item.failed is not None:
-                        item.failed()
-                    continue
-            item.deliver()
+                _settle(item)
+                try:
+                    item = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+
+
+def _settle(item: Delivery) -> None:
+    if item.commit is not None:
+        try:
+            item.commit.result()
+        except CommitFailed:
+            if item.failed is not None:
+                item.failed()
+            return
+    item.deliver()

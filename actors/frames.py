@@ -195,9 +195,34 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
         return FrameError("content_too_long", str(exc), ref)
 
 
-def encode(obj: dict[str, Any]) -> str:
+@dataclass(frozen=True, slots=True)
+class OutFrame:
+    """One outgoing frame, ready for every receiver.
+
+    ``text`` is the JSON; ``wire`` is the whole RFC 6455 text frame that
+    carries it. A server's frames are never masked, so those bytes are the
+    same for every member of a room: a broadcast builds them once, and each
+    session's writer only concatenates what is queued into one socket write.
+    """
+
+    text: str
+    wire: bytes
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unmasked, final, uncompressed text frame (RFC 6455 section 5.2) holding ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
+
+
+def encode(obj: dict[str, Any]) -> OutFrame:
     """One outgoing frame; every payload is serialised once, however many receive it."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return OutFrame(text, ws_text_frame(text.encode()))
 
 
 def with_ref(obj: dict[str, Any], ref: Ref) -> dict[str, Any]:
@@ -206,5 +231,5 @@ def with_ref(obj: dict[str, Any], ref: Ref) -> dict[str, Any]:
     return obj
 
 
-def error_frame(code: str, message: str, ref: Ref = None) -> str:
+def error_frame(code: str, message: str, ref: Ref = None) -> OutFrame:
     return encode(with_ref({"type": "error", "code": code, "message": message}, ref))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import trio
 
+from actors.frames import OutFrame
 from storage.interface import User
 
 CLOSE_NORMAL = 1000
@@ -31,7 +32,7 @@ class SessionHandle:
         self,
         session_id: str,
         user: User,
-        outbox: trio.MemorySendChannel[str],
+        outbox: trio.MemorySendChannel[OutFrame],
         close: Callable[[int, str], None],
     ) -> None:
         self.session_id = session_id
@@ -42,7 +43,7 @@ class SessionHandle:
     def __repr__(self) -> str:
         return f"<SessionHandle {self.session_id}>"
 
-    def deliver(self, frame: str) -> bool:
+    def deliver(self, frame: OutFrame) -> bool:
         """Queue one encoded frame; False when the session is gone or was too slow."""
         try:
             self._outbox.send_nowait(frame)

@@ -36,7 +36,7 @@ from actors.messages import (
     RoutePrivate,
     UnregisterSession,
 )
-from actors.ref import ActorRef, open_mailbox
+from actors.ref import ActorRef, handle_messages, open_mailbox
 from storage.interface import Draft, LogClosed, MessageLog, User
 
 
@@ -111,8 +111,7 @@ class Registry:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._delivery.run)
                     task_status.started(ref)
-                    async for message in mailbox:
-                        await self._handle(message)
+                    await handle_messages(mailbox, self._handle)
         except Exception as exc:
             supervision_event("registry", "crashed", parent="root", reason=repr(exc), exc=exc)
             raise

@@ -30,10 +30,10 @@ from typing import assert_never
 import trio
 
 from actors.delivery import Delivery, OrderedDelivery
-from actors.frames import Ref, encode, error_frame, with_ref
+from actors.frames import OutFrame, Ref, encode, error_frame, with_ref
 from actors.handle import SessionHandle
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
-from actors.ref import ActorRef
+from actors.ref import ActorRef, handle_messages
 from storage.interface import Draft, LogClosed, MessageLog, RoomInfo, User
 
 NOTICE_JOIN = "{name} joined the room"
@@ -139,8 +139,7 @@ class Room:
             if self._restarted:
                 self._after_restart()
             task_status.started()
-            async for message in mailbox:
-                await self._handle(message)
+            await handle_messages(mailbox, self._handle)
             nursery.cancel_scope.cancel()
 
     async def _handle(self, message: RoomMsg) -> None:
@@ -206,7 +205,7 @@ class Room:
             notice = self._notice("leave", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
 
-    def _notice(self, event: str, user: User) -> str:
+    def _notice(self, event: str, user: User) -> OutFrame:
         template = NOTICE_JOIN if event == "join" else NOTICE_LEAVE
         return encode(
             {
@@ -219,7 +218,7 @@ class Room:
             }
         )
 
-    def _fan_out(self, frame: str, *, skip: str | None = None) -> None:
+    def _fan_out(self, frame: OutFrame, *, skip: str | None = None) -> None:
         """Deliver to every member without waiting; members that are gone are removed."""
         gone = [s for sid, s in self.state.members.items() if sid != skip and not s.deliver(frame)]
         while gone:

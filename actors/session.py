@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
@@ -38,6 +38,7 @@ from actors.frames import (
     FrameError,
     Join,
     Leave,
+    OutFrame,
     Ping,
     SendGroup,
     SendPrivate,
@@ -66,13 +67,18 @@ from storage.interface import User
 
 _numbers = itertools.count(1)
 
+WRITE_BATCH = 256
+"""Most frames one socket write carries; bounds the bytes a single write holds."""
+
 
 class Transport(Protocol):
-    """The socket as the session sees it (adapted from Quart in ``web.ws``)."""
+    """The socket as the session sees it (spoken over ASGI in ``web.ws``)."""
 
     async def receive(self) -> str | bytes: ...
 
-    async def send(self, frame: str) -> None: ...
+    async def send(self, frames: Sequence[OutFrame]) -> None:
+        """Write ``frames`` in order, ideally as one socket write; raise TransportClosed if gone."""
+        ...
 
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -120,7 +126,7 @@ class Session:
         self._deps = deps
         self._settings = settings
         self._expires_at = token_expires_at
-        self._outbox_send, self._outbox = trio.open_memory_channel[str](settings.outbox_capacity)
+        self._outbox_send, self._outbox = trio.open_memory_channel[OutFrame](settings.outbox_capacity)
         self.handle = SessionHandle(session_id, user, self._outbox_send, self.request_close)
         self._joined: dict[str, ActorRef[RoomMsg]] = {}
         self._scope = trio.CancelScope()
@@ -170,20 +176,25 @@ class Session:
             await self._dispatch(parse_command(frame, max_content=max_content))
 
     async def _write(self) -> None:
-        """Drain the outbox into the socket, one whole frame at a time.
+        """Drain the outbox into the socket: one wake-up and one write per backlog.
 
-        A frame is never cut off half-written by a close request: each send is
-        shielded and bounded by the cleanup timeout, so the close frame that
-        follows reaches a client that is slow but still reading.
+        Whatever has queued since the last write goes out together (at most
+        :data:`WRITE_BATCH` frames), so a session that receives a burst pays
+        for one task switch and one system call instead of one per frame.
+        Frames are never cut in half by a close request: the server writes
+        each batch with a shielded ``send_all``.
         """
         send = self._transport.send
+        outbox = self._outbox
         try:
-            async for frame in self._outbox:
-                with trio.CancelScope(shield=True) as scope:
-                    scope.deadline = trio.current_time() + self._settings.cleanup_timeout
-                    await send(frame)
-                if scope.cancelled_caught:
-                    raise TransportClosed("the client stopped reading")
+            async for frame in outbox:
+                batch = [frame]
+                while len(batch) < WRITE_BATCH:
+                    try:
+                        batch.append(outbox.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                await send(batch)
         except TransportClosed:
             self._scope.cancel()
 
@@ -191,7 +202,7 @@ class Session:
         await trio.sleep(max(0.0, expires_at - time.time()))
         self.request_close(CLOSE_TOKEN_EXPIRED, "token expired: log in again and reconnect")
 
-    def _reply(self, frame: str) -> None:
+    def _reply(self, frame: OutFrame) -> None:
         self.handle.deliver(frame)
 
     async def _room(self, room_id: str, ref: object) -> ActorRef[RoomMsg] | None:

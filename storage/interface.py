@@ -77,8 +77,17 @@ class CommitFailed(Exception):
 
 
 class Commit(Protocol):
+    """The outcome of the transaction that stores one message."""
+
+    @property
+    def settled(self) -> bool:
+        """True once the outcome is known, so :meth:`result` may be called."""
+
+    def result(self) -> None:
+        """Once settled: return if the message is durable, raise :class:`CommitFailed` if not."""
+
     async def wait(self) -> None:
-        """Return once the message is durable; raise :class:`CommitFailed` otherwise."""
+        """Return once settled (whichever the outcome)."""
 
 
 class MessageLog(Protocol):

@@ -43,10 +43,16 @@ class BatchCommit:
         self._done = trio.Event()
         self._error: str | None = None
 
-    async def wait(self) -> None:
-        await self._done.wait()
+    @property
+    def settled(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> None:
         if self._error is not None:
             raise CommitFailed(self._error)
+
+    async def wait(self) -> None:
+        await self._done.wait()
 
     def succeed(self) -> None:
         self._done.set()

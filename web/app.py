@@ -13,13 +13,14 @@ from web.api import api
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
 from web.metrics import metrics_response
 from web.services import Services, services
-from web.ws import ws
+from web.ws import ChatSocketEndpoint
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 
 
-def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
+def create_app(svc: Services, *, metrics_here: bool = True, raw_frames: bool = False) -> QuartTrio:
+    """The HTTP app with ``/ws`` in front of it; ``raw_frames`` when the server offers RAW_FRAMES."""
     app = QuartTrio(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["JSON_SORT_KEYS"] = False
@@ -27,7 +28,6 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["chat"] = svc
     app.register_blueprint(api)
-    app.register_blueprint(ws)
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(Exception, unexpected_error_response)
@@ -48,6 +48,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
         async def metrics() -> Response:
             return metrics_response(services())
 
+    app.asgi_app = ChatSocketEndpoint(app.asgi_app, svc, raw_frames=raw_frames)  # type: ignore[method-assign, assignment]
     return app
 
 

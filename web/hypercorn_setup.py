@@ -11,6 +11,16 @@
   limit is checked. :func:`decline_compression` replaces the extension that
   Hypercorn's handshake offers with one that declines every offer, so the
   handshake never negotiates it and RSV1 frames are refused as protocol errors.
+* Raw frames: :func:`enable_raw_frames` teaches Hypercorn's WebSocket stream
+  one more ASGI event, :data:`RAW_FRAMES`, whose ``data`` is a run of
+  complete text frames already built by :func:`actors.frames.ws_text_frame`.
+  Hypercorn writes it to the socket as it is, in one shielded ``send_all``.
+  The standard ``websocket.send`` costs a wsproto serialisation, four
+  layers of calls and a socket write per frame; a session that has ten
+  frames queued now pays for one. It is sent only while the connection is
+  open (exactly when Hypercorn would send a ``websocket.send``), and it is
+  safe because we never negotiate an extension that transforms frames
+  (compression is declined, see above) and a server never masks.
 * Access log off by default; when on, its format holds the path without the
   query string, because ``?token=`` carries a credential.
 """
@@ -18,9 +28,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from hypercorn.config import Config as HyperConfig
 from hypercorn.protocol import ws_stream
+from hypercorn.protocol.events import Data
+from wsproto.connection import ConnectionState
 from wsproto.extensions import PerMessageDeflate
 
 from web.config import Config
@@ -44,8 +57,39 @@ def decline_compression() -> None:
     ws_stream.PerMessageDeflate = _DeclinedDeflate
 
 
+RAW_FRAMES = "chat.websocket.send_frames"
+"""ASGI event type: ``{"type": RAW_FRAMES, "data": <complete frames>}``."""
+
+
+def enable_raw_frames() -> bool:
+    """Install the :data:`RAW_FRAMES` event in Hypercorn (idempotent); True once installed."""
+    stream = getattr(ws_stream, "WSStream", None)
+    original = getattr(stream, "app_send", None)
+    if getattr(original, "raw_frames", False):
+        return True
+    needed = ("ASGIWebsocketState",)
+    if stream is None or original is None or not all(hasattr(ws_stream, name) for name in needed):
+        raise RuntimeError(
+            "this Hypercorn version's WebSocket stream is not shaped the way web.hypercorn_setup "
+            "expects (WSStream.app_send, ASGIWebsocketState); check enable_raw_frames "
+            "before upgrading"
+        )
+    connected = ws_stream.ASGIWebsocketState.CONNECTED
+
+    async def app_send(self: Any, message: Any) -> None:
+        if message is None or message["type"] != RAW_FRAMES:
+            await original(self, message)
+        elif not self.closed and self.state is connected and self.connection.state is ConnectionState.OPEN:
+            await self.send(Data(stream_id=self.stream_id, data=message["data"]))
+
+    app_send.raw_frames = True  # type: ignore[attr-defined]
+    stream.app_send = app_send
+    return True
+
+
 def hypercorn_config(config: Config, *, port: int | None = None) -> HyperConfig:
     decline_compression()
+    enable_raw_frames()
     hc = HyperConfig()
     hc.bind = [f"{config.host}:{config.port if port is None else port}"]
     hc.websocket_max_message_size = config.max_frame

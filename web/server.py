@@ -35,7 +35,7 @@ from storage.journal import Journal
 from storage.passwords import Passwords
 from web.app import create_app, create_metrics_app
 from web.config import Config, ConfigError, load_config
-from web.hypercorn_setup import hypercorn_config
+from web.hypercorn_setup import enable_raw_frames, hypercorn_config
 from web.logging_setup import setup_logging
 from web.ratelimit import SlidingWindow
 from web.services import Limits, Services
@@ -113,7 +113,7 @@ async def serve(
             limits=_limits(config),
         )
         stop_accepting, http_done = trio.Event(), trio.Event()
-        app = create_app(svc, metrics_here=config.metrics_port is None)
+        app = create_app(svc, metrics_here=config.metrics_port is None, raw_frames=enable_raw_frames())
         binds = await root.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
         if config.metrics_port is not None:
             await root.start(

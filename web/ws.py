@@ -1,20 +1,34 @@
 """The WebSocket endpoint: authenticate the handshake, then hand the socket to a session.
 
+``/ws`` is served in ASGI directly, by :class:`ChatSocketEndpoint`, a
+middleware around the Quart-Trio app (every other path, and every other
+WebSocket path, goes on to Quart). Quart's WebSocket object puts each
+incoming message through a queue and a task of its own and each outgoing one
+through its own wrapper; for a chat socket that is pure per-message cost, so
+the session talks to Hypercorn's ASGI ``receive`` and ``send`` itself.
+
 The handshake is refused *before* any upgrade: 401 for a missing or invalid
 token, 403 for a browser ``Origin`` outside the allow-list (by default only
 the server's own origin; a handshake without ``Origin`` comes from a
-non-browser client and is allowed). Hypercorn sends these answers as plain
-HTTP responses through the ASGI ``websocket.http.response`` extension.
+non-browser client and is allowed), 503 while the server shuts down. The
+answers are plain HTTP responses with the contract's JSON error body, sent
+through the ASGI ``websocket.http.response`` extension.
+
+Outgoing frames go out as one ASGI event per batch when the server offers
+:data:`web.hypercorn_setup.RAW_FRAMES` (our Hypercorn set-up does), and as
+one standard ``websocket.send`` per frame otherwise.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 import trio
-from quart import Blueprint, websocket
-from quart.typing import ResponseReturnValue
 
+from actors.frames import OutFrame
 from actors.session import (
     Session,
     SessionDeps,
@@ -24,29 +38,50 @@ from actors.session import (
     run_session,
 )
 from web.api import authenticate, bearer_token
-from web.errors import ApiError, api_error_response, error_response
-from web.services import services
+from web.errors import ApiError
+from web.hypercorn_setup import RAW_FRAMES
+from web.services import Services
 
-ws = Blueprint("ws", __name__)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+PATH = "/ws"
 
 
-class QuartTransport:
-    """Adapts Quart's websocket object to :class:`actors.session.Transport`."""
+class AsgiTransport:
+    """:class:`actors.session.Transport` over an accepted ASGI WebSocket."""
 
-    def __init__(self, socket: Any) -> None:
-        self._socket = socket
+    def __init__(self, receive: Receive, send: Send, *, raw_frames: bool) -> None:
+        self._receive = receive
+        self._send = send
+        self._raw_frames = raw_frames
         self._closed = False
 
     async def receive(self) -> str | bytes:
-        data: str | bytes = await self._socket.receive()
-        return data
+        message = await self._receive()
+        if message["type"] == "websocket.receive":
+            text: str | None = message.get("text")
+            if text is not None:
+                return text
+            data: bytes = message.get("bytes") or b""
+            return data
+        self._closed = True  # websocket.disconnect: the client has gone
+        raise TransportClosed()
 
-    async def send(self, frame: str) -> None:
+    async def send(self, frames: Sequence[OutFrame]) -> None:
         if self._closed:
             raise TransportClosed()
         try:
-            await self._socket.send(frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError) as exc:
+            if self._raw_frames:
+                data = frames[0].wire if len(frames) == 1 else b"".join([f.wire for f in frames])
+                await self._send({"type": RAW_FRAMES, "data": data})
+            else:
+                for frame in frames:
+                    await self._send({"type": "websocket.send", "text": frame.text})
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportClosed() from exc
 
     async def close(self, code: int, reason: str) -> None:
@@ -54,8 +89,8 @@ class QuartTransport:
             return
         self._closed = True
         try:
-            await self._socket.close(code, reason)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError):
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
 
 
@@ -69,33 +104,63 @@ def origin_allowed(origin: str, host: str | None, scheme: str, allowed: tuple[st
     return origin.lower() == f"{own_scheme}://{host}".lower()
 
 
-@ws.websocket("/ws")
-async def chat_socket() -> ResponseReturnValue | None:
-    svc = services()
-    config = svc.config
-    origin = websocket.headers.get("Origin")
-    if origin is not None and not origin_allowed(
-        origin, websocket.headers.get("Host"), websocket.scheme, config.allowed_origins
-    ):
-        return error_response(403, "forbidden", "this origin may not open a WebSocket here")
-    token = bearer_token(websocket.headers.get("Authorization")) or websocket.args.get("token")
-    try:
+class ChatSocketEndpoint:
+    """ASGI middleware that serves ``/ws`` and passes everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, svc: Services, *, raw_frames: bool) -> None:
+        self._app = app
+        self._svc = svc
+        self._raw_frames = raw_frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or scope["path"] != PATH:
+            await self._app(scope, receive, send)
+            return
+        if (await receive())["type"] != "websocket.connect":
+            return
+        svc = self._svc
+        try:
+            user, expires_at = await self._check_handshake(scope)
+        except ApiError as error:
+            await _refuse(send, error)
+            return
+        await send({"type": "websocket.accept"})
+        transport = AsgiTransport(receive, send, raw_frames=self._raw_frames)
+        config = svc.config
+        session = Session(
+            new_session_id(user),
+            user,
+            transport,
+            SessionDeps(registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user),
+            SessionSettings(outbox_capacity=config.session_outbox, max_content=config.max_content),
+            token_expires_at=expires_at,
+        )
+        svc.count("sessions_opened")
+        await run_session(session, transport)
+
+    async def _check_handshake(self, scope: Scope) -> tuple[Any, int]:
+        svc = self._svc
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        origin = headers.get("origin")
+        if origin is not None and not origin_allowed(
+            origin, headers.get("host"), scope.get("scheme", "ws"), svc.config.allowed_origins
+        ):
+            raise ApiError(403, "forbidden", "this origin may not open a WebSocket here")
+        token = bearer_token(headers.get("authorization"))
+        if token is None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            token = (query.get("token") or [None])[0]
         user, expires_at = await authenticate(svc, token or None)
-    except ApiError as error:
-        return api_error_response(error)
-    if not svc.ready:
-        return error_response(503, "internal", "the server is shutting down; reconnect later")
-    await websocket.accept()
-    socket = websocket._get_current_object()  # type: ignore[attr-defined]
-    transport = QuartTransport(socket)
-    session = Session(
-        new_session_id(user),
-        user,
-        transport,
-        SessionDeps(registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user),
-        SessionSettings(outbox_capacity=config.session_outbox, max_content=config.max_content),
-        token_expires_at=expires_at,
-    )
-    svc.count("sessions_opened")
-    await run_session(session, transport)
-    return None
+        if not svc.ready:
+            raise ApiError(503, "internal", "the server is shutting down; reconnect later")
+        return user, expires_at
+
+
+async def _refuse(send: Send, error: ApiError) -> None:
+    body = json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    await send({"type": "websocket.http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
