@@ -221,3 +221,41 @@ async def test_server_does_not_negotiate_compression(api: Api, server: object, n
     assert not ws.handshake_headers or all(
         k.lower() != b"sec-websocket-extensions" for k, _ in ws.handshake_headers
     )
+
+
+async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
+    api: Api, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob stops reading, so the server's direct writes fill his socket and fall back part-way.
+
+    Every frame must still arrive whole and in order: the rest of a partly
+    written batch goes out through Hypercorn before anything else.
+    """
+    import web.hypercorn_setup as setup
+
+    writes = {"direct": 0, "partial": 0}
+    real_write_now = setup._Socket.write_now
+
+    def counting_write_now(self: setup._Socket, data: bytes) -> int:
+        written = real_write_now(self, data)
+        writes["direct"] += 1
+        writes["partial"] += 0 < written < len(data) or written == 0
+        return written
+
+    monkeypatch.setattr(setup._Socket, "write_now", counting_write_now)
+    alice, bob = await api.account(), await api.account()
+    a = await connect(alice, join="lobby")
+    b = await connect(bob, join="lobby")  # trio-websocket stops reading the socket once a message waits
+    count, content = 200, "\U0001f600" * 4000  # 16 KB per frame: megabytes in all
+    for n in range(count):
+        await a.send({"type": "group", "room_id": "lobby", "content": content, "ref": n})
+        await a.expect("ack", ref=n)
+    seen = []
+    while len(seen) < count:
+        frame = await b.recv()
+        if frame["type"] == "group":
+            assert frame["content"] == content
+            seen.append(frame["id"])
+    assert seen == sorted(seen)
+    assert writes["direct"] > 0, "the direct write path was not used"
+    assert writes["partial"] > 0, "the socket never filled: the fallback path was not exercised"

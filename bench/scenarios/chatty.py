@@ -4,8 +4,10 @@ Each user sends `rate` messages per second to its room (phases spread at random 
 the load is smooth) for a bounded time. The content carries the sender's index, a
 per-sender sequence number and the send time (`time.monotonic_ns()`, one clock for
 every process of the machine), so each receiver measures send-to-receive latency
-and which messages it got. Lost = for every sender, (messages sent x room size) -
-deliveries counted; it must be 0. Order violations count a receiver seeing one
+and which messages it got. Lost = for every sender, (messages acked x room size) -
+deliveries counted once the drain time is over; it must be 0. A server that cannot
+keep up also shows `undelivered_incl_unacked` (the same count over every message
+sent, acked or not) and a growing latency. Order violations count a receiver seeing one
 sender's sequence go backwards.
 """
 
@@ -19,6 +21,7 @@ from collections import Counter
 from typing import Any
 
 from bench.config import RunConfig
+from bench.scenarios.fanout import start_profiler
 from bench.scenarios.common import (
     CpuMeter,
     content_of,
@@ -54,12 +57,15 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
+        spy = start_profiler(target, cfg, "chatty", cfg.chatty_seconds)
         sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 60)
         sent: Counter[int] = Counter()
-        acked = 0
+        acked: Counter[int] = Counter()
         for rep in sent_reports:
             sent.update({int(k): v for k, v in rep["sent"].items()})
-            acked += rep["acked"]
+            acked.update({int(k): v for k, v in rep["acked"].items()})
         room_sent: Counter[str] = Counter()
         for idx, n in sent.items():
             room_sent[room_of[idx]] += n
@@ -81,15 +87,20 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         codes.update(r["closed"])
     samples.sort()
     members = Counter(room_of)
-    lost = sum(max(0, n * members[room_of[i]] - received[i]) for i, n in sent.items())
+    # Acks of one session come back in send order, so a sender's first `acked`
+    # messages are the acked ones: those must reach every member of the room.
+    lost = sum(max(0, n * members[room_of[i]] - received[i]) for i, n in acked.items())
+    undelivered = sum(max(0, n * members[room_of[i]] - received[i]) for i, n in sent.items())
     total_sent = sum(sent.values())
     return {
         "users": users,
         "rooms": len(rooms),
         "messages_sent": total_sent,
-        "messages_acked": acked,
+        "messages_acked": sum(r["acked"] for r in results),
+        "acked_within_10s_of_last_send": sum(acked.values()),
         "deliveries": len(samples),
         "lost": lost,
+        "undelivered_incl_unacked": undelivered,
         "order_violations": disorder,
         "msgs_per_s": total_sent / cfg.chatty_seconds,
         "p50_ms": percentile(samples, 0.50) / 1e6,
@@ -160,12 +171,13 @@ async def work(spec: WorkerSpec, chan: Channel) -> None:
         for c in conns))
     await wait_until(lambda: sum(c.acks + c.errors for c in conns) >= sum(counts), 10.0)
     chan.send("sent", {"sent": {c.index: n for c, n in zip(conns, counts, strict=True)},
-                       "acked": sum(c.acks for c in conns)})
+                       "acked": {c.index: c.acks for c in conns}})
     drain = await chan.recv("drain")
     room_sent = drain["room_sent"]
     await wait_until(lambda: all(c.groups >= room_sent.get(room_of[c.index], 0) or not c.alive
                                  for c in conns), float(drain["timeout"]))
     chan.send("result", {
+        "acked": sum(c.acks for c in conns),
         "received": dict(tally.by_sender),
         "latency_ns": tally.latency.tobytes(),
         "disorder": tally.disorder,
