@@ -15,6 +15,7 @@ the journal flushes what is pending, storage closes, and the process exits 0.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -77,6 +78,21 @@ async def _serve_http(
         done.set()
 
 
+def settle_garbage_collector() -> None:
+    """Keep the collector's pauses short once the server is up.
+
+    A full collection walks every tracked object, and with a thousand
+    connections it stopped the loop for 100-190 ms, the whole tail of the
+    chatty benchmark's latency. Everything alive at start-up (modules,
+    classes, configuration) lives as long as the process, so it is frozen
+    out of every future collection. The youngest generation is collected
+    every 10,000 allocations rather than 700: the same work in fewer stops.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 async def serve(
     config: Config,
     stop: trio.Event,
@@ -125,6 +141,7 @@ async def serve(
             )
         url = binds[0]
         port = int(url.rsplit(":", 1)[1])
+        settle_garbage_collector()
         svc.ready = True
         log.info("listening on %s with storage %s", url, describe_db_url(config.db_url))
         task_status.started(Running(url, port, svc))
