@@ -38,9 +38,10 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, argparse.Namespace]:
     p.add_argument("--gen-workers", type=int, default=1, help="generator processes")
     p.add_argument("--idle-connections", type=int, default=None)
     p.add_argument("--chatty-seconds", type=float, default=None)
+    p.add_argument("--chatty-rate", type=float, default=None, help="messages/s per user")
     p.add_argument("--tag", default="latest", help="name of the results files")
     p.add_argument("--profile", action="store_true",
-                   help="py-spy our server during fan-out (bench/results/profile/)")
+                   help="py-spy our server during fan-out and persistence (bench/results/profile/)")
     args = p.parse_args(argv)
     cfg = RunConfig()
     if args.quick:
@@ -55,6 +56,8 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, argparse.Namespace]:
         cfg = replace(cfg, idle_connections=args.idle_connections)
     if args.profile:
         cfg = replace(cfg, profile_dir=str(RESULTS / "profile"))
+    if args.chatty_rate:
+        cfg = replace(cfg, chatty_rate=args.chatty_rate)
     if args.chatty_seconds:
         cfg = replace(cfg, chatty_seconds=args.chatty_seconds)
     return cfg, args

@@ -2,9 +2,14 @@
 
 py-spy's `--format raw` writes one line per distinct stack, `frame;frame;... count`.
 This prints the functions with the most samples on top of the stack (self time) and
-the most samples anywhere in the stack (inclusive time), as a share of all samples
-and, given the CPU microseconds per delivery measured in the same run, as
+the most samples anywhere in the stack (inclusive time), as a share of the busy
+samples and, given the CPU microseconds per delivery measured in the same run, as
 microseconds per delivery, which is the unit BENCHMARKS.md reasons in.
+
+Samples whose top frame is a worker thread parked on its queue or lock (aiosqlite's
+connection thread in `tx.get()`, Trio's cached threads in `lock.acquire`) are
+dropped: py-spy reports such blocked threads as busy, and counting them would make
+a thread that does nothing look like the main cost.
 
 Run: python -m bench.profile_top PROFILE.txt [--us-per-delivery 74] [--top 25]
 """
@@ -16,6 +21,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+IDLE_LEAVES = ("_connection_worker_thread (aiosqlite/core.py)",
+               "WorkerThread._work (trio/_core/_thread_cache.py)")
+
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -24,14 +32,13 @@ def _short(frame: str) -> str:
     m = _FRAME.match(frame.strip())
     if not m:
         return frame.strip()
-    parts = m.group("file").split("/")
+    path = m.group("file")
+    parts = path.split("/")
     if "site-packages" in parts:
-        parts = parts[parts.index("site-packages") + 1 :]
-    elif "main" in parts:
-        parts = parts[parts.index("main") + 1 :]
-    else:
-        parts = parts[-2:]
-    return f"{m.group('func')} ({'/'.join(parts)})"
+        path = "/".join(parts[parts.index("site-packages") + 1 :])
+    elif path.startswith("/"):
+        path = "/".join(parts[-2:])
+    return f"{m.group('func')} ({path})"
 
 
 def summarise(text: str) -> tuple[int, Counter[str], Counter[str]]:
@@ -45,7 +52,7 @@ def summarise(text: str) -> tuple[int, Counter[str], Counter[str]]:
         count = int(count_s)
         frames = [_short(f) for f in stack.split(";") if f and not f.startswith("process ")
                   and not f.startswith("thread ")]
-        if not frames:
+        if not frames or frames[-1] in IDLE_LEAVES:
             continue
         total += count
         own[frames[-1]] += count
@@ -56,7 +63,7 @@ def summarise(text: str) -> tuple[int, Counter[str], Counter[str]]:
 
 def render(path: Path, us_per_delivery: float | None, top: int) -> str:
     total, own, anywhere = summarise(path.read_text(errors="replace"))
-    lines = [f"{total} samples in {path.name}"]
+    lines = [f"{total} busy samples in {path.name}"]
     for title, counter in (("self time", own), ("inclusive time", anywhere)):
         lines.append(f"\n{title}: share of samples" +
                      (", us per delivery" if us_per_delivery else ""))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole benchmark: bench/run.sh [python -m bench options]
-# Creates (once) the bench-only venv .venv-bench with bench/requirements.txt, checks
-# that our server's own venv exists (it is started from .venv/bin/chat-server), then
+# Creates (once) the bench-only venv .venv-bench with bench/requirements.txt, installs
+# our server into the project's .venv (it is started from .venv/bin/chat-server), then
 # runs every scenario against ours, the python-socketio peer and the reference.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,10 +16,9 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     "$venv/bin/pip" install --quiet -r "$root/bench/requirements.txt"
     echo "$want" > "$stamp"
 fi
-if [ ! -x "$root/.venv/bin/chat-server" ]; then
-    echo "note: $root/.venv/bin/chat-server not found; install the server with" >&2
-    echo "      python3 -m venv .venv && .venv/bin/pip install -e .   (ours is skipped)" >&2
-fi
+# Our server runs from the project's own venv, exactly as scripts/serve.sh installs it.
+[ -x "$root/.venv/bin/python" ] || python3 -m venv "$root/.venv"
+"$root/.venv/bin/pip" install --quiet --disable-pip-version-check -e "$root"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$root"
 exec "$venv/bin/python" -m bench "$@"

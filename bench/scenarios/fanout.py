@@ -50,7 +50,7 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
-        spy = start_profiler(target, cfg, f"fanout{members}")
+        spy = start_profiler(target, cfg, f"fanout{members}", cfg.fanout_seconds)
         sent = await fleet.channels[0].recv("sent", limit_s=cfg.fanout_seconds + 120)
         fleet.broadcast("drain", {"expected": sent["acked"], "timeout": cfg.drain_seconds})
         results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
@@ -88,7 +88,8 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
     }
 
 
-def start_profiler(target: Target, cfg: RunConfig, name: str) -> subprocess.Popen[bytes] | None:
+def start_profiler(target: Target, cfg: RunConfig, name: str,
+                   seconds: float) -> subprocess.Popen[bytes] | None:
     """py-spy on our server for most of the send phase, as collapsed stacks.
 
     Sampling is blocking (py-spy pauses the server for each sample, ~1% at 200 Hz):
@@ -99,9 +100,9 @@ def start_profiler(target: Target, cfg: RunConfig, name: str) -> subprocess.Pope
     spy = Path(sys.executable).parent / "py-spy"
     out = Path(cfg.profile_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seconds = max(2, int(cfg.fanout_seconds) - 3)
     return subprocess.Popen(
-        [str(spy), "record", "--pid", str(target.server.pid), "--duration", str(seconds),
+        [str(spy), "record", "--pid", str(target.server.pid),
+         "--duration", str(max(2, int(seconds) - 3)),
          "--rate", "200", "--format", "raw",
          "-o", str(out / f"{name}.collapsed.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -18,6 +18,7 @@ from typing import Any
 from bench import accounts as api
 from bench.config import RunConfig
 from bench.scenarios.common import CpuMeter, content_of, pin_server, process_cpu, start_fleet
+from bench.scenarios.fanout import start_profiler
 from bench.targets import Target
 from bench.worker import Channel, ClientSpec, Conn, WorkerSpec, close_all, closed_codes, connect_all
 
@@ -38,8 +39,11 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         meter = CpuMeter(target.server.pid)
         meter.start()
         fleet.broadcast("go")
+        spy = start_profiler(target, cfg, "persist", cfg.persist_seconds)
         results = await fleet.gather("result", limit_s=cfg.persist_seconds + 120)
         meter.stop()
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 60)
     finally:
         fleet.close()
     acked = sum(r["acked"] for r in results)
@@ -65,6 +69,7 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
         "acks_per_s": acked / seconds,
         "rooms_with_acked_message_missing_from_history": missing,
         "server_cpu_util": round(meter.utilisation, 3),
+        "server_cpu_us_per_ack": 1e6 * meter.cpu / max(acked, 1),
         "closed": {k: v for r in results for k, v in r["closed"].items()},
     }
 
