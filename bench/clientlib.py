@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,84 +38,77 @@ def _since(mark: tuple[float, float]) -> tuple[float, float]:
     return time.monotonic() - mark[0], time.process_time() - mark[1]
 
 
-async def _drive_websockets(base: str) -> tuple[int, float, float]:
-    from websockets.asyncio.client import connect
+GROUP_FRAME = json.dumps({"type": "group", "room_id": "libtest", "content": CONTENT})
+JOIN_FRAME = json.dumps({"type": "join", "room_id": "libtest"})
 
-    room, received, acked = "libtest", [0], [0]
+
+async def _run_window(conns: list[Any], send: Callable[[Any, str], Awaitable[Any]],
+                      texts: Callable[[Any], AsyncIterator[str]]) -> tuple[int, float, float]:
+    """The job once every member has joined, for a library that gives text frames.
+
+    `send(ws, text)` sends one text frame and `texts(ws)` iterates a connection's
+    incoming ones. The first connection is the sender: each ack releases the next
+    message until MESSAGES are sent; every member counts group frames.
+    """
+    received, sent = [0], [0]
     done = asyncio.get_running_loop().create_future()
-    frame = json.dumps({"type": "group", "room_id": room, "content": CONTENT})
-    conns = []
-    for i in range(MEMBERS):
-        ws = await connect(f"{base}/ws?token=u{i}", compression=None, max_queue=None)
-        await ws.send(json.dumps({"type": "join", "room_id": room}))
-        await ws.recv()
-        conns.append(ws)
-    sent = [0]
 
     async def read(ws: Any, is_sender: bool) -> None:
-        async for msg in ws:
-            if '"group"' in msg:
+        async for text in texts(ws):
+            if '"group"' in text:
                 received[0] += 1
                 if received[0] == MEMBERS * MESSAGES and not done.done():
                     done.set_result(None)
-            elif is_sender and '"ack"' in msg:
-                acked[0] += 1
-                if sent[0] < MESSAGES:
-                    sent[0] += 1
-                    await ws.send(frame)
+            elif is_sender and '"ack"' in text and sent[0] < MESSAGES:
+                sent[0] += 1
+                await send(ws, GROUP_FRAME)
 
     readers = [asyncio.create_task(read(ws, i == 0)) for i, ws in enumerate(conns)]
     mark = _mark()
     for _ in range(WINDOW):
         sent[0] += 1
-        await conns[0].send(frame)
+        await send(conns[0], GROUP_FRAME)
     await asyncio.wait_for(done, 120)
     took = _since(mark)
     for task in readers:
         task.cancel()
+    return received[0], *took
+
+
+async def _drive_websockets(base: str) -> tuple[int, float, float]:
+    from websockets.asyncio.client import connect
+
+    conns = []
+    for i in range(MEMBERS):
+        ws = await connect(f"{base}/ws?token=u{i}", compression=None, max_queue=None)
+        await ws.send(JOIN_FRAME)
+        await ws.recv()
+        conns.append(ws)
+    result = await _run_window(conns, lambda ws, text: ws.send(text), lambda ws: ws)
     for ws in conns:
         await ws.close()
-    return received[0], *took
+    return result
+
+
+async def _aiohttp_texts(ws: Any) -> AsyncIterator[str]:
+    async for msg in ws:
+        yield msg.data
 
 
 async def _drive_aiohttp(base: str) -> tuple[int, float, float]:
     import aiohttp
 
-    room, received = "libtest", [0]
-    done = asyncio.get_running_loop().create_future()
-    frame = json.dumps({"type": "group", "room_id": room, "content": CONTENT})
-    sent = [0]
     async with aiohttp.ClientSession() as http:
         conns = []
         for i in range(MEMBERS):
             ws = await http.ws_connect(f"{base}/ws?token=u{i}", autoping=True)
-            await ws.send_str(json.dumps({"type": "join", "room_id": room}))
+            await ws.send_str(JOIN_FRAME)
             await ws.receive()
             conns.append(ws)
-
-        async def read(ws: Any, is_sender: bool) -> None:
-            async for msg in ws:
-                data = msg.data
-                if '"group"' in data:
-                    received[0] += 1
-                    if received[0] == MEMBERS * MESSAGES and not done.done():
-                        done.set_result(None)
-                elif is_sender and '"ack"' in data and sent[0] < MESSAGES:
-                    sent[0] += 1
-                    await ws.send_str(frame)
-
-        readers = [asyncio.create_task(read(ws, i == 0)) for i, ws in enumerate(conns)]
-        mark = _mark()
-        for _ in range(WINDOW):
-            sent[0] += 1
-            await conns[0].send_str(frame)
-        await asyncio.wait_for(done, 120)
-        took = _since(mark)
-        for task in readers:
-            task.cancel()
+        result = await _run_window(conns, lambda ws, text: ws.send_str(text), _aiohttp_texts)
         for ws in conns:
             await ws.close()
-    return received[0], *took
+    return result
 
 
 async def _drive_picows(base: str, kind: str) -> tuple[int, float, float]:

@@ -21,17 +21,17 @@ from collections import Counter
 from typing import Any
 
 from bench.config import RunConfig
-from bench.scenarios.fanout import start_profiler
 from bench.scenarios.common import (
-    CpuMeter,
+    clients_in_rooms,
     content_of,
+    measured_run,
     pin_server,
     process_cpu,
     start_fleet,
     wait_until,
 )
 from bench.targets import Target
-from bench.worker import Channel, ClientSpec, Conn, WorkerSpec, close_all, closed_codes, connect_all
+from bench.worker import Channel, Conn, WorkerSpec, close_all, closed_codes, connect_all
 
 
 def percentile(sorted_values: list[int], q: float) -> float:
@@ -44,34 +44,25 @@ def percentile(sorted_values: list[int], q: float) -> float:
 async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
     """Conductor side: returns latency percentiles (ms), throughput and losses."""
     users, size = cfg.chatty_users, cfg.chatty_room_size
-    accounts = await target.accounts(users)
-    rooms = await target.rooms(max(1, users // size), "chatty")
-    room_of = [rooms[i // size % len(rooms)] for i in range(users)]
-    clients = [ClientSpec(i, a.username, target.ws_url(a), (room_of[i],))
-               for i, a in enumerate(accounts)]
+    _, rooms, clients = await clients_in_rooms(target, users, size, "chatty")
+    room_of = [c.rooms[0] for c in clients]
     params = {"rate": cfg.chatty_rate, "seconds": cfg.chatty_seconds,
               "content_chars": cfg.content_chars}
     pin_server(target, cfg)
     fleet, _ = await start_fleet(target, cfg, "chatty", clients, params, cfg.gen_workers)
     try:
-        meter = CpuMeter(target.server.pid)
-        meter.start()
-        fleet.broadcast("go")
-        spy = start_profiler(target, cfg, "chatty", cfg.chatty_seconds)
-        sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
-        if spy is not None:
-            await asyncio.to_thread(spy.wait, 60)
-        sent: Counter[int] = Counter()
-        acked: Counter[int] = Counter()
-        for rep in sent_reports:
-            sent.update({int(k): v for k, v in rep["sent"].items()})
-            acked.update({int(k): v for k, v in rep["acked"].items()})
-        room_sent: Counter[str] = Counter()
-        for idx, n in sent.items():
-            room_sent[room_of[idx]] += n
-        fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
-        results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
-        meter.stop()
+        async with measured_run(target, cfg, fleet, "chatty", cfg.chatty_seconds) as meter:
+            sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
+            sent: Counter[int] = Counter()
+            acked: Counter[int] = Counter()
+            for rep in sent_reports:
+                sent.update({int(k): v for k, v in rep["sent"].items()})
+                acked.update({int(k): v for k, v in rep["acked"].items()})
+            room_sent: Counter[str] = Counter()
+            for idx, n in sent.items():
+                room_sent[room_of[idx]] += n
+            fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
+            results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
     finally:
         fleet.close()
     received: Counter[int] = Counter()

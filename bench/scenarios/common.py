@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
@@ -100,3 +104,47 @@ def process_cpu() -> float:
 
 def all_closed(conns: list[Conn]) -> bool:
     return all(not c.alive for c in conns)
+
+
+async def clients_in_rooms(target: Target, n: int, size: int,
+                           tag: str) -> tuple[list[Any], list[str], list[ClientSpec]]:
+    """`n` accounts, `n // size` rooms, and the clients that join them `size` to a room."""
+    accounts = await target.accounts(n)
+    rooms = await target.rooms(max(1, n // size), tag)
+    clients = [ClientSpec(i, a.username, target.ws_url(a), (rooms[i // size % len(rooms)],))
+               for i, a in enumerate(accounts)]
+    return accounts, rooms, clients
+
+
+def start_profiler(target: Target, cfg: RunConfig, name: str,
+                   seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy on our server for most of the send phase, as collapsed stacks.
+
+    Sampling is blocking (py-spy pauses the server for each sample, ~1% at 200 Hz):
+    non-blocking sampling tears stacks apart mid-update and muddles inclusive time.
+    """
+    if cfg.profile_dir is None or target.name != "ours":
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    out = Path(cfg.profile_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(target.server.pid),
+         "--duration", str(max(2, int(seconds) - 3)),
+         "--rate", "200", "--format", "raw",
+         "-o", str(out / f"{name}.collapsed.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextlib.asynccontextmanager
+async def measured_run(target: Target, cfg: RunConfig, fleet: Fleet, profile_name: str,
+                       seconds: float) -> AsyncIterator[CpuMeter]:
+    """Say "go" to the fleet and meter the server's CPU (and profile it) until the block ends."""
+    meter = CpuMeter(target.server.pid)
+    meter.start()
+    fleet.broadcast("go")
+    spy = start_profiler(target, cfg, profile_name, seconds)
+    yield meter
+    meter.stop()
+    if spy is not None:
+        await asyncio.to_thread(spy.wait, 60)

@@ -11,16 +11,13 @@ not receive every acked message within the drain time counts the difference as l
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
 from bench.scenarios.common import (
-    CpuMeter,
     content_of,
+    measured_run,
     pin_server,
     process_cpu,
     start_fleet,
@@ -47,16 +44,10 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
     pin_server(target, cfg)
     fleet, ready = await start_fleet(target, cfg, "fanout", clients, params, cfg.gen_workers)
     try:
-        meter = CpuMeter(target.server.pid)
-        meter.start()
-        fleet.broadcast("go")
-        spy = start_profiler(target, cfg, f"fanout{members}", cfg.fanout_seconds)
-        sent = await fleet.channels[0].recv("sent", limit_s=cfg.fanout_seconds + 120)
-        fleet.broadcast("drain", {"expected": sent["acked"], "timeout": cfg.drain_seconds})
-        results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
-        meter.stop()
-        if spy is not None:
-            await asyncio.to_thread(spy.wait, 60)
+        async with measured_run(target, cfg, fleet, f"fanout{members}", cfg.fanout_seconds) as meter:
+            sent = await fleet.channels[0].recv("sent", limit_s=cfg.fanout_seconds + 120)
+            fleet.broadcast("drain", {"expected": sent["acked"], "timeout": cfg.drain_seconds})
+            results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
     finally:
         fleet.close()
     received = sum(r["received"] for r in results)
@@ -86,26 +77,6 @@ async def drive(target: Target, cfg: RunConfig, members: int) -> dict[str, Any]:
         "quiesce_seconds": ready[-1]["quiesce_seconds"],
         "system_frames_seen": sum(r["system"] for r in results),
     }
-
-
-def start_profiler(target: Target, cfg: RunConfig, name: str,
-                   seconds: float) -> subprocess.Popen[bytes] | None:
-    """py-spy on our server for most of the send phase, as collapsed stacks.
-
-    Sampling is blocking (py-spy pauses the server for each sample, ~1% at 200 Hz):
-    non-blocking sampling tears stacks apart mid-update and muddles inclusive time.
-    """
-    if cfg.profile_dir is None or target.name != "ours":
-        return None
-    spy = Path(sys.executable).parent / "py-spy"
-    out = Path(cfg.profile_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [str(spy), "record", "--pid", str(target.server.pid),
-         "--duration", str(max(2, int(seconds) - 3)),
-         "--rate", "200", "--format", "raw",
-         "-o", str(out / f"{name}.collapsed.txt")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _send_windowed(conn: Conn, params: dict[str, Any]) -> dict[str, Any]:

@@ -17,18 +17,15 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.procs import rss_kib
-from bench.scenarios.common import pin_server, start_fleet
+from bench.scenarios.common import clients_in_rooms, pin_server, start_fleet
 from bench.targets import Target
-from bench.worker import Channel, ClientSpec, WorkerSpec, close_all, closed_codes, connect_all
+from bench.worker import Channel, WorkerSpec, close_all, closed_codes, connect_all
 
 
 async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
     """Conductor side: returns RSS before/after and KiB per connection."""
     n, size = cfg.idle_connections, cfg.idle_room_size
-    accounts = await target.accounts(n)
-    rooms = await target.rooms(max(1, n // size), "idle")
-    clients = [ClientSpec(i, a.username, target.ws_url(a), (rooms[i // size % len(rooms)],))
-               for i, a in enumerate(accounts)]
+    _, rooms, clients = await clients_in_rooms(target, n, size, "idle")
     pin_server(target, cfg)
     await asyncio.sleep(1.0)
     before = rss_kib(target.server.pid)

@@ -17,33 +17,30 @@ from typing import Any
 
 from bench import accounts as api
 from bench.config import RunConfig
-from bench.scenarios.common import CpuMeter, content_of, pin_server, process_cpu, start_fleet
-from bench.scenarios.fanout import start_profiler
+from bench.scenarios.common import (
+    clients_in_rooms,
+    content_of,
+    measured_run,
+    pin_server,
+    process_cpu,
+    start_fleet,
+)
 from bench.targets import Target
-from bench.worker import Channel, ClientSpec, Conn, WorkerSpec, close_all, closed_codes, connect_all
+from bench.worker import Channel, Conn, WorkerSpec, close_all, closed_codes, connect_all
 
 
 async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
     """Conductor side: returns acks/s and the history cross-check."""
     n, size = cfg.persist_senders, cfg.persist_room_size
-    accounts = await target.accounts(n)
-    rooms = await target.rooms(max(1, n // size), "persist")
-    clients = [ClientSpec(i, a.username, target.ws_url(a), (rooms[i // size % len(rooms)],))
-               for i, a in enumerate(accounts)]
+    accounts, rooms, clients = await clients_in_rooms(target, n, size, "persist")
     params = {"window": cfg.persist_window, "seconds": cfg.persist_seconds,
               "max_messages": cfg.persist_max_messages // max(1, cfg.gen_workers),
               "content_chars": cfg.content_chars}
     pin_server(target, cfg)
     fleet, _ = await start_fleet(target, cfg, "persist", clients, params, cfg.gen_workers)
     try:
-        meter = CpuMeter(target.server.pid)
-        meter.start()
-        fleet.broadcast("go")
-        spy = start_profiler(target, cfg, "persist", cfg.persist_seconds)
-        results = await fleet.gather("result", limit_s=cfg.persist_seconds + 120)
-        meter.stop()
-        if spy is not None:
-            await asyncio.to_thread(spy.wait, 60)
+        async with measured_run(target, cfg, fleet, "persist", cfg.persist_seconds) as meter:
+            results = await fleet.gather("result", limit_s=cfg.persist_seconds + 120)
     finally:
         fleet.close()
     acked = sum(r["acked"] for r in results)
