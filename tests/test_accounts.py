@@ -120,6 +120,27 @@ async def test_handshake_without_a_valid_token_is_refused_with_401(
         assert refused.value.status_code == 401
 
 
+async def test_handshake_refusals_carry_the_documented_error_body(
+    api: Api, server: Server, nursery: trio.Nursery
+) -> None:
+    """A refused upgrade is an HTTP answer a client can read: status, JSON error code, no upgrade."""
+    account = await api.account()
+    refusals = {
+        "no token": (server.ws_url, [], 401, "unauthorized"),
+        "empty token": (f"{server.ws_url}?token=", [], 401, "unauthorized"),
+        "not a bearer header": (server.ws_url, [(b"Authorization", f"Basic {account.token}".encode())], 401,
+                                "unauthorized"),
+        "garbage bearer header": (server.ws_url, [(b"Authorization", b"Bearer \xff\xfe")], 401, "unauthorized"),
+        "foreign origin": (f"{server.ws_url}?token={account.token}", [(b"Origin", b"null")], 403, "forbidden"),
+    }
+    for name, (url, headers, status, code) in refusals.items():
+        with pytest.raises(ConnectionRejected) as refused:
+            async with open_websocket_url(url, extra_headers=headers):
+                pass
+        assert refused.value.status_code == status, name
+        assert json.loads(refused.value.body)["error"]["code"] == code, name
+
+
 async def test_handshake_accepts_the_authorization_header(
     api: Api, server: Server, nursery: trio.Nursery
 ) -> None:
