@@ -52,9 +52,7 @@ class OrderedDelivery:
         the actor goes on to its next message, and the deliveries it queues
         meanwhile go out together.
         """
-        try:
-            self._send.send_nowait(delivery)
-        except trio.WouldBlock:
+        if not self.push_nowait(delivery):
             await self._send.send(delivery)
 
     async def run(self) -> None:

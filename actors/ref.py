@@ -97,12 +97,12 @@ class ActorRef(Generic[M]):
         receiving actor then handles them in one wake-up.
         """
         try:
-            self._send.send_nowait(message)
-        except trio.WouldBlock:
-            try:
-                await self._send.send(message)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                raise ActorGone(self.actor_id) from None
+            self.tell_nowait(message)
+            return
+        except MailboxFull:
+            pass
+        try:
+            await self._send.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ActorGone(self.actor_id) from None
 

@@ -37,6 +37,7 @@ from actors.session import (
     new_session_id,
     run_session,
 )
+from storage.interface import User
 from web.api import authenticate, bearer_token
 from web.errors import ApiError
 from web.hypercorn_setup import RAW_FRAMES
@@ -138,7 +139,7 @@ class ChatSocketEndpoint:
         svc.count("sessions_opened")
         await run_session(session, transport)
 
-    async def _check_handshake(self, scope: Scope) -> tuple[Any, int]:
+    async def _check_handshake(self, scope: Scope) -> tuple[User, int]:
         svc = self._svc
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
