@@ -199,14 +199,17 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
 class OutFrame:
     """One outgoing frame, ready for every receiver.
 
-    ``text`` is the JSON; ``wire`` is the whole RFC 6455 text frame that
-    carries it. A server's frames are never masked, so those bytes are the
-    same for every member of a room: a broadcast builds them once, and each
-    session's writer only concatenates what is queued into one socket write.
+    ``wire`` is the whole RFC 6455 frame (for chat, a text frame holding the
+    JSON). A server's frames are never masked, so those bytes are the same for
+    every member of a room: a broadcast builds them once, and the writer only
+    concatenates what a session has queued into one socket write.
     """
 
-    text: str
     wire: bytes
+
+
+PING = OutFrame(b"\x89\x00")
+"""A WebSocket ping with no payload (RFC 6455 section 5.5.2); the client's pong keeps it alive."""
 
 
 def ws_text_frame(payload: bytes) -> bytes:
@@ -222,7 +225,7 @@ def ws_text_frame(payload: bytes) -> bytes:
 def encode(obj: dict[str, Any]) -> OutFrame:
     """One outgoing frame; every payload is serialised once, however many receive it."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return OutFrame(text, ws_text_frame(text.encode()))
+    return OutFrame(ws_text_frame(text.encode()))
 
 
 def with_ref(obj: dict[str, Any], ref: Ref) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """What rooms and the registry hold for a session: its identity and its outbox.
 
 A room delivers to a member with :meth:`SessionHandle.deliver`, which never
-waits (fan-out never awaits a peer). When the session's outbox is full, the
+waits (fan-out never awaits a peer): the frame goes into the session's
+outbox and the session is scheduled with the writer actor, which writes
+whatever the outbox holds once the room yields. When the session's outbox is full, the
 session is too slow to keep up: the handle asks the session to close with
 1013 and reports the delivery as failed; the room carries on with everybody
 else. A closed outbox means the session is gone.
@@ -26,7 +28,7 @@ CLOSE_TOKEN_EXPIRED = 4401
 
 
 class SessionHandle:
-    __slots__ = ("_close", "_outbox", "session_id", "user")
+    __slots__ = ("_close", "_outbox", "_queued", "session_id", "user")
 
     def __init__(
         self,
@@ -34,11 +36,13 @@ class SessionHandle:
         user: User,
         outbox: trio.MemorySendChannel[OutFrame],
         close: Callable[[int, str], None],
+        queued: Callable[[], None],
     ) -> None:
         self.session_id = session_id
         self.user = user
         self._outbox = outbox
         self._close = close
+        self._queued = queued
 
     def __repr__(self) -> str:
         return f"<SessionHandle {self.session_id}>"
@@ -52,6 +56,7 @@ class SessionHandle:
             return False
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
+        self._queued()
         return True
 
     def close(self, code: int, reason: str) -> None:

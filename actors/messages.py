@@ -104,4 +104,17 @@ class CloseAllSessions:
     reply: Reply[int]
 
 
-RegistryMsg = RegisterSession | UnregisterSession | RoutePrivate | ListOnline | GetOnline | CloseAllSessions
+@dataclass(frozen=True, slots=True)
+class PingSessions:
+    """From the heartbeat: queue a WebSocket ping to every session."""
+
+
+RegistryMsg = (
+    RegisterSession
+    | UnregisterSession
+    | RoutePrivate
+    | ListOnline
+    | GetOnline
+    | CloseAllSessions
+    | PingSessions
+)

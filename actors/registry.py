@@ -24,13 +24,14 @@ from typing import assert_never
 import trio
 
 from actors.delivery import Delivery, OrderedDelivery
-from actors.frames import Ref, encode, error_frame, with_ref
+from actors.frames import PING, Ref, encode, error_frame, with_ref
 from actors.handle import SessionHandle
 from actors.logs import supervision_event
 from actors.messages import (
     CloseAllSessions,
     GetOnline,
     ListOnline,
+    PingSessions,
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
@@ -136,6 +137,9 @@ class Registry:
                 for s in sessions:
                     s.close(code, reason)
                 reply.send(len(sessions))
+            case PingSessions():
+                for s in self.presence.all_sessions():
+                    s.deliver(PING)
             case _:
                 assert_never(message)
 

@@ -6,17 +6,22 @@ Contract:
   socket (Hypercorn's connection task, under the server's root nursery) and
   is supervised there by :func:`run_session` with a *temporary* policy: a
   session is never restarted, because its client must reconnect anyway.
-* **Tasks**: a reader (frame -> :mod:`actors.frames` command -> a ``tell`` to a
-  room or the registry) and a writer draining the bounded outbox into the
-  socket. The reader waits on a busy room (backpressure to the client); no
-  other actor ever waits on this session.
+* **Task**: one, the reader (frame -> :mod:`actors.frames` command -> a
+  ``tell`` to a room or the registry). The reader waits on a busy room
+  (backpressure to the client); no other actor ever waits on this session.
 * **Out**: rooms and the registry answer by putting encoded frames into the
-  outbox through the :class:`actors.handle.SessionHandle`; so does the reader
-  for errors and ``pong``. An outbox that overflows closes the session 1013.
+  bounded outbox through the :class:`actors.handle.SessionHandle`; so does
+  the reader for errors and ``pong``, and the heartbeat for pings. Each
+  delivery schedules the session with the :mod:`actors.writer`, which
+  writes the whole backlog at once (:meth:`Session.flush`). An outbox that
+  overflows closes the session 1013.
 * **Closing**: the client leaving ends the session; so does a close requested
   by another actor (1013 too slow, 1001 shutdown) or the token expiring
-  (4401). On the way out the session leaves every room it joined and
-  unregisters, shielded from cancellation and bounded in time.
+  (4401, a deadline on the session's cancel scope). On the way out the
+  session leaves every room it joined and unregisters, shielded from
+  cancellation and bounded in time; the close frame may wait behind a write
+  to a slow socket for up to ``close_timeout``, after which the connection
+  is dropped.
 * **Failure policy**: an exception is logged once as ``crashed`` with its
   traceback and the socket is closed with 1011; nothing else is affected.
 """
@@ -26,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
@@ -72,15 +77,31 @@ WRITE_BATCH = 256
 
 
 class Transport(Protocol):
-    """The socket as the session sees it (spoken over ASGI in ``web.ws``)."""
+    """The socket as the session sees it (``web.ws`` over Hypercorn).
+
+    Writes take complete frames as bytes; every method raises
+    :class:`TransportClosed` once the client has gone.
+    """
 
     async def receive(self) -> str | bytes: ...
 
-    async def send(self, frames: Sequence[OutFrame]) -> None:
-        """Write ``frames`` in order, ideally as one socket write; raise TransportClosed if gone."""
+    def write_now(self, data: bytes) -> int:
+        """Write what the socket takes without waiting; the number of bytes written."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``, waiting for the socket as long as it takes."""
         ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+    def abort(self) -> None:
+        """Drop the connection without a close frame (the client stopped reading)."""
+        ...
+
+
+class Writer(Protocol):
+    def schedule(self, session: Session) -> None: ...
 
 
 class TransportClosed(Exception):
@@ -96,6 +117,7 @@ class SessionSettings:
     outbox_capacity: int
     max_content: int
     cleanup_timeout: float = 5.0
+    close_timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +125,7 @@ class SessionDeps:
     registry: ActorRef[RegistryMsg]
     rooms: RoomResolver
     find_user: Callable[[str], Awaitable[User | None]]
+    writer: Writer
 
 
 def new_session_id(user: User) -> str:
@@ -127,9 +150,11 @@ class Session:
         self._settings = settings
         self._expires_at = token_expires_at
         self._outbox_send, self._outbox = trio.open_memory_channel[OutFrame](settings.outbox_capacity)
-        self.handle = SessionHandle(session_id, user, self._outbox_send, self.request_close)
+        self.handle = SessionHandle(session_id, user, self._outbox_send, self.request_close, self._queued)
         self._joined: dict[str, ActorRef[RoomMsg]] = {}
         self._scope = trio.CancelScope()
+        self._scheduled = False  # waiting for the writer's next turn
+        self._draining = False  # a drain task owns the socket until the outbox is empty
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -143,17 +168,21 @@ class Session:
         await self._deps.registry.tell(RegisterSession(self.handle))
         try:
             with self._scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._write)
-                    if self._expires_at is not None:
-                        nursery.start_soon(self._expire, self._expires_at)
-                    await self._read()
-                    nursery.cancel_scope.cancel()
+                if self._expires_at is not None:
+                    self._scope.deadline = trio.current_time() + max(0.0, self._expires_at - time.time())
+                await self._read()
+            if self._scope.cancelled_caught and self.close_code is None:
+                if trio.current_time() >= self._scope.deadline:
+                    self.close_code = CLOSE_TOKEN_EXPIRED
+                    self.close_reason = "token expired: log in again and reconnect"
         finally:
             with trio.move_on_after(self._settings.cleanup_timeout, shield=True):
                 await self._leave_everything()
-                if self.close_code is not None:
+            if self.close_code is not None:
+                with trio.move_on_after(self._settings.close_timeout, shield=True) as waited:
                     await self._transport.close(self.close_code, self.close_reason)
+                if waited.cancelled_caught:
+                    self._transport.abort()
 
     async def _leave_everything(self) -> None:
         self._outbox_send.close()
@@ -175,32 +204,60 @@ class Session:
                 return
             await self._dispatch(parse_command(frame, max_content=max_content))
 
-    async def _write(self) -> None:
-        """Drain the outbox into the socket: one wake-up and one write per backlog.
+    # writing: called by the writer actor -----------------------------------
 
-        Whatever has queued since the last write goes out together (at most
-        :data:`WRITE_BATCH` frames), so a session that receives a burst pays
-        for one task switch and one system call instead of one per frame.
-        Frames are never cut in half by a close request: the server writes
-        each batch with a shielded ``send_all``.
-        """
-        send = self._transport.send
+    def _queued(self) -> None:
+        """A frame went into the outbox: make sure the writer comes by."""
+        if not self._scheduled:
+            self._scheduled = True
+            self._deps.writer.schedule(self)
+
+    def _take(self) -> tuple[bytes, bool]:
+        """Up to :data:`WRITE_BATCH` queued frames as one write, and whether more wait."""
         outbox = self._outbox
+        wires: list[bytes] = []
         try:
-            async for frame in outbox:
-                batch = [frame]
-                while len(batch) < WRITE_BATCH:
-                    try:
-                        batch.append(outbox.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                await send(batch)
+            while len(wires) < WRITE_BATCH:
+                wires.append(outbox.receive_nowait().wire)
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            return b"".join(wires), False
+        return b"".join(wires), True
+
+    def flush(self) -> bytes | None:
+        """Write the backlog in one go without waiting; return what the socket did not take.
+
+        A session that receives a burst pays for one system call instead of
+        one per frame. While a drain owns the socket this does nothing: the
+        drain picks up the new frames after the write it is finishing.
+        """
+        self._scheduled = False
+        if self._draining:
+            return None
+        data, more = self._take()
+        if not data:
+            return None
+        try:
+            written = self._transport.write_now(data)
         except TransportClosed:
             self._scope.cancel()
+            return None
+        if written < len(data):
+            self._draining = True
+            return data[written:]
+        if more:
+            self._queued()
+        return None
 
-    async def _expire(self, expires_at: float) -> None:
-        await trio.sleep(max(0.0, expires_at - time.time()))
-        self.request_close(CLOSE_TOKEN_EXPIRED, "token expired: log in again and reconnect")
+    async def drain(self, rest: bytes) -> None:
+        """Finish a write the socket took only part of, then everything queued behind it."""
+        try:
+            while rest:
+                await self._transport.send(rest)
+                rest, _ = self._take()
+        except TransportClosed:
+            self._scope.cancel()
+        finally:
+            self._draining = False
 
     def _reply(self, frame: OutFrame) -> None:
         self.handle.deliver(frame)

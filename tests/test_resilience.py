@@ -194,10 +194,14 @@ async def test_an_idle_connection_that_answers_no_ping_is_closed(api: Api, serve
     )
     await stream.send_all(request.encode())
     started = trio.current_time()
+    received = b""
     with trio.fail_after(10):
-        while await stream.receive_some(65536):
-            pass  # the 101 and the server's pings, which this client never answers
+        while data := await stream.receive_some(65536):
+            received += data  # the 101 and the server's pings, which this client never answers
     assert trio.current_time() - started >= 0.7
+    head, _, frames = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    assert frames.startswith(b"\x89\x00"), "the heartbeat's ping came first"
 
 
 async def test_a_client_that_answers_pings_stays_connected(api: Api, connect: Connect) -> None:

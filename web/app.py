@@ -19,8 +19,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 
 
-def create_app(svc: Services, *, metrics_here: bool = True, raw_frames: bool = False) -> QuartTrio:
-    """The HTTP app with ``/ws`` in front of it; ``raw_frames`` when the server offers RAW_FRAMES."""
+def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
+    """The HTTP app with ``/ws`` in front of it."""
     app = QuartTrio(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["JSON_SORT_KEYS"] = False
@@ -48,7 +48,7 @@ def create_app(svc: Services, *, metrics_here: bool = True, raw_frames: bool = F
         async def metrics() -> Response:
             return metrics_response(services())
 
-    app.asgi_app = ChatSocketEndpoint(app.asgi_app, svc, raw_frames=raw_frames)  # type: ignore[method-assign, assignment]
+    app.asgi_app = ChatSocketEndpoint(app.asgi_app, svc)  # type: ignore[method-assign, assignment]
     return app
 
 

@@ -1,8 +1,8 @@
 """The composition root and the ``chat-server`` command.
 
 :func:`serve` owns the root nursery. It starts, in order: storage, the
-journal, the registry, the room supervisor (and the configured rooms), then
-Hypercorn beside them. If an actor failure escalates out of its supervisor,
+journal, the registry, the room supervisor (and the configured rooms), the
+writer and the heartbeat, then Hypercorn beside them. If an actor failure escalates out of its supervisor,
 the root nursery cancels everything, Hypercorn included: the process stops
 with a log line and a non-zero exit instead of answering HTTP with dead
 actors behind it.
@@ -26,17 +26,19 @@ import hypercorn.trio
 import trio
 
 from actors.handle import CLOSE_GOING_AWAY
+from actors.heartbeat import run_heartbeat
 from actors.messages import CloseAllSessions
 from actors.ref import AskTimeout
 from actors.registry import Registry
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity, SupervisorGaveUp
+from actors.writer import Writer
 from storage.database import describe_db_url, run_storage
 from storage.journal import Journal
 from storage.passwords import Passwords
 from web.app import create_app, create_metrics_app
 from web.config import Config, ConfigError, load_config
-from web.hypercorn_setup import enable_raw_frames, hypercorn_config
+from web.hypercorn_setup import hypercorn_config
 from web.logging_setup import setup_logging
 from web.ratelimit import SlidingWindow
 from web.services import Limits, Services
@@ -115,6 +117,9 @@ async def serve(
             delivery_capacity=config.delivery_queue,
         )
         await root.start(rooms.run)
+        writer = Writer()
+        await root.start(writer.run)
+        await root.start(run_heartbeat, registry_ref, config.ping_interval)
         for seed in config.rooms:
             await rooms.start(await db.ensure_room(seed.room_id, seed.name))
         svc = Services(
@@ -124,12 +129,13 @@ async def serve(
             registry=registry,
             registry_ref=registry_ref,
             rooms=rooms,
+            writer=writer,
             tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
             passwords=Passwords(config.password_workers),
             limits=_limits(config),
         )
         stop_accepting, http_done = trio.Event(), trio.Event()
-        app = create_app(svc, metrics_here=config.metrics_port is None, raw_frames=enable_raw_frames())
+        app = create_app(svc, metrics_here=config.metrics_port is None)
         binds = await root.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
         if config.metrics_port is not None:
             await root.start(

@@ -15,6 +15,7 @@ from actors.messages import RegistryMsg
 from actors.ref import ActorRef
 from actors.registry import Registry
 from actors.rooms import RoomSupervisor
+from actors.writer import Writer
 from storage.database import Database
 from storage.journal import Journal
 from storage.passwords import Passwords
@@ -39,6 +40,7 @@ class Services:
     registry: Registry
     registry_ref: ActorRef[RegistryMsg]
     rooms: RoomSupervisor
+    writer: Writer
     tokens: TokenService
     passwords: Passwords
     limits: Limits

@@ -14,21 +14,21 @@ non-browser client and is allowed), 503 while the server shuts down. The
 answers are plain HTTP responses with the contract's JSON error body, sent
 through the ASGI ``websocket.http.response`` extension.
 
-Outgoing frames go out as one ASGI event per batch when the server offers
-:data:`web.hypercorn_setup.RAW_FRAMES` (our Hypercorn set-up does), and as
-one standard ``websocket.send`` per frame otherwise.
+Outgoing frames do not go through ASGI at all: right after the accept, the
+transport asks Hypercorn for the connection's
+:class:`web.hypercorn_setup.RawSocket` (the :data:`RAW_SOCKET` event our
+Hypercorn set-up adds), and the writer actor puts prebuilt frames on it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 import trio
 
-from actors.frames import OutFrame
 from actors.session import (
     Session,
     SessionDeps,
@@ -40,7 +40,7 @@ from actors.session import (
 from storage.interface import User
 from web.api import authenticate, bearer_token
 from web.errors import ApiError
-from web.hypercorn_setup import RAW_FRAMES
+from web.hypercorn_setup import RAW_SOCKET, ConnectionGone, RawSocket
 from web.services import Services
 
 Scope = MutableMapping[str, Any]
@@ -53,13 +53,25 @@ PATH = "/ws"
 
 
 class AsgiTransport:
-    """:class:`actors.session.Transport` over an accepted ASGI WebSocket."""
+    """:class:`actors.session.Transport`: ASGI ``receive`` in, the raw socket out."""
 
-    def __init__(self, receive: Receive, send: Send, *, raw_frames: bool) -> None:
+    def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send
-        self._raw_frames = raw_frames
+        self._raw: RawSocket | None = None
         self._closed = False
+
+    async def open(self) -> None:
+        """Take over the accepted connection's socket for writing."""
+        await self._send({"type": RAW_SOCKET, "attach": self._attach})
+        if self._raw is None:
+            raise RuntimeError(
+                "the server did not hand over the WebSocket's socket: run under Hypercorn "
+                "with web.hypercorn_setup.enable_raw_socket() installed"
+            )
+
+    def _attach(self, raw: RawSocket) -> None:
+        self._raw = raw
 
     async def receive(self) -> str | bytes:
         message = await self._receive()
@@ -72,17 +84,20 @@ class AsgiTransport:
         self._closed = True  # websocket.disconnect: the client has gone
         raise TransportClosed()
 
-    async def send(self, frames: Sequence[OutFrame]) -> None:
-        if self._closed:
+    def write_now(self, data: bytes) -> int:
+        if self._closed or self._raw is None:
             raise TransportClosed()
         try:
-            if self._raw_frames:
-                data = frames[0].wire if len(frames) == 1 else b"".join([f.wire for f in frames])
-                await self._send({"type": RAW_FRAMES, "data": data})
-            else:
-                for frame in frames:
-                    await self._send({"type": "websocket.send", "text": frame.text})
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            return self._raw.write_now(data)
+        except ConnectionGone:
+            raise TransportClosed() from None
+
+    async def send(self, data: bytes) -> None:
+        if self._closed or self._raw is None:
+            raise TransportClosed()
+        try:
+            await self._raw.send(data)
+        except (ConnectionGone, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportClosed() from exc
 
     async def close(self, code: int, reason: str) -> None:
@@ -93,6 +108,11 @@ class AsgiTransport:
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+
+    def abort(self) -> None:
+        self._closed = True
+        if self._raw is not None:
+            self._raw.abort()
 
 
 def origin_allowed(origin: str, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
@@ -108,10 +128,9 @@ def origin_allowed(origin: str, host: str | None, scheme: str, allowed: tuple[st
 class ChatSocketEndpoint:
     """ASGI middleware that serves ``/ws`` and passes everything else to ``app``."""
 
-    def __init__(self, app: ASGIApp, svc: Services, *, raw_frames: bool) -> None:
+    def __init__(self, app: ASGIApp, svc: Services) -> None:
         self._app = app
         self._svc = svc
-        self._raw_frames = raw_frames
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or scope["path"] != PATH:
@@ -126,14 +145,21 @@ class ChatSocketEndpoint:
             await _refuse(send, error)
             return
         await send({"type": "websocket.accept"})
-        transport = AsgiTransport(receive, send, raw_frames=self._raw_frames)
+        transport = AsgiTransport(receive, send)
+        await transport.open()
         config = svc.config
         session = Session(
             new_session_id(user),
             user,
             transport,
-            SessionDeps(registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user),
-            SessionSettings(outbox_capacity=config.session_outbox, max_content=config.max_content),
+            SessionDeps(
+                registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
+            ),
+            SessionSettings(
+                outbox_capacity=config.session_outbox,
+                max_content=config.max_content,
+                close_timeout=config.idle_timeout,
+            ),
             token_expires_at=expires_at,
         )
         svc.count("sessions_opened")
