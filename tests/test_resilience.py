@@ -185,14 +185,27 @@ async def test_a_crashing_room_is_restarted_and_its_members_stay(
     assert ("room:lobby", "crashed") in events and ("room:lobby", "restarted") in events
 
 
-async def test_an_idle_connection_that_answers_no_ping_is_closed(api: Api, server: Server) -> None:
-    account = await api.account()
+async def _raw_upgrade(server: Server, token: str) -> trio.SocketStream:
+    """A bare socket that has asked for the WebSocket upgrade and reads nothing by itself."""
     stream = await trio.open_tcp_stream("127.0.0.1", server.running.port)
     request = (
-        f"GET /ws?token={account.token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     await stream.send_all(request.encode())
+    return stream
+
+
+def _client_frame(command: dict[str, Any]) -> bytes:
+    """A masked text frame, as a client must send it (RFC 6455 section 5.3)."""
+    payload, mask = json.dumps(command).encode(), b"\x0f\xf0\x55\xaa"
+    assert len(payload) < 126
+    return bytes((0x81, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def test_an_idle_connection_that_answers_no_ping_is_closed(api: Api, server: Server) -> None:
+    account = await api.account()
+    stream = await _raw_upgrade(server, account.token)
     started = trio.current_time()
     received = b""
     with trio.fail_after(10):
@@ -202,6 +215,47 @@ async def test_an_idle_connection_that_answers_no_ping_is_closed(api: Api, serve
     head, _, frames = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101")
     assert frames.startswith(b"\x89\x00"), "the heartbeat's ping came first"
+
+
+async def test_a_client_that_sends_but_never_reads_is_dropped_after_its_1013(
+    api: Api, connect: Connect, server: Server, nursery: trio.Nursery
+) -> None:
+    """Its 1013 close frame cannot get past its full socket: after the idle timeout it is dropped.
+
+    It keeps sending pings of its own, so the idle timeout never closes it for
+    silence; the session must still end, leave the room and free the socket.
+    """
+    alice, slow = await api.account(), await api.account()
+    a = await connect(alice, join="lobby")
+    stream = await _raw_upgrade(server, slow.token)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await stream.receive_some(1)  # up to the 101, and not a byte further
+    await stream.send_all(_client_frame({"type": "join", "room_id": "lobby"}))
+    await a.expect("system", event="join")
+
+    dropped = trio.Event()
+
+    async def keep_talking() -> None:
+        try:
+            while True:
+                await stream.send_all(_client_frame({"type": "ping"}))
+                await trio.sleep(0.1)
+        except trio.BrokenResourceError:
+            dropped.set()  # the server closed the connection
+
+    nursery.start_soon(keep_talking)
+    content = "z" * 60_000
+    with trio.fail_after(30):
+        while True:
+            await a.command({"type": "group", "room_id": "lobby", "content": content})
+            online = await a.command({"type": "online", "room_id": "lobby"})
+            if slow.user not in online["users"]:
+                break
+    assert (await a.command({"type": "ping"}))["type"] == "pong"
+    with trio.fail_after(10):
+        await dropped.wait()
+    await stream.aclose()
 
 
 async def test_a_client_that_answers_pings_stays_connected(api: Api, connect: Connect) -> None:
