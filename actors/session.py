@@ -117,7 +117,10 @@ class SessionSettings:
     outbox_capacity: int
     max_content: int
     cleanup_timeout: float = 5.0
-    close_timeout: float = 60.0
+    close_timeout: float = 5.0
+    """How long the close frame may wait behind a write to a full socket; then the connection is dropped.
+
+    Short, because a server shutting down waits for it too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,11 +155,7 @@ class ChatSocketEndpoint:
             SessionDeps(
                 registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
             ),
-            SessionSettings(
-                outbox_capacity=config.session_outbox,
-                max_content=config.max_content,
-                close_timeout=config.idle_timeout,
-            ),
+            SessionSettings(outbox_capacity=config.session_outbox, max_content=config.max_content),
             token_expires_at=expires_at,
         )
         svc.count("sessions_opened")
