@@ -128,10 +128,24 @@ async def test_handshake_refusals_carry_the_documented_error_body(
     refusals = {
         "no token": (server.ws_url, [], 401, "unauthorized"),
         "empty token": (f"{server.ws_url}?token=", [], 401, "unauthorized"),
-        "not a bearer header": (server.ws_url, [(b"Authorization", f"Basic {account.token}".encode())], 401,
-                                "unauthorized"),
-        "garbage bearer header": (server.ws_url, [(b"Authorization", b"Bearer \xff\xfe")], 401, "unauthorized"),
-        "foreign origin": (f"{server.ws_url}?token={account.token}", [(b"Origin", b"null")], 403, "forbidden"),
+        "not a bearer header": (
+            server.ws_url,
+            [(b"Authorization", f"Basic {account.token}".encode())],
+            401,
+            "unauthorized",
+        ),
+        "garbage bearer header": (
+            server.ws_url,
+            [(b"Authorization", b"Bearer \xff\xfe")],
+            401,
+            "unauthorized",
+        ),
+        "foreign origin": (
+            f"{server.ws_url}?token={account.token}",
+            [(b"Origin", b"null")],
+            403,
+            "forbidden",
+        ),
     }
     for name, (url, headers, status, code) in refusals.items():
         with pytest.raises(ConnectionRejected) as refused:
