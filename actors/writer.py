@@ -20,8 +20,8 @@ Contract:
   connection a task and a wake-up per burst. Here a broadcast to a thousand
   members costs one wake-up of this task, after the room has queued every
   frame, and one system call per member; an idle connection costs nothing.
-* **Failure policy**: a drain that fails unexpectedly is that session's
-  crash (logged, closed 1011); the writer carries on. The writer itself is
+* **Failure policy**: a flush or drain that fails unexpectedly is that
+  session's crash (logged, closed 1011); the writer carries on. The writer itself is
   not restarted: a crash escalates and stops the server, since no session
   could write without it.
 """
@@ -73,7 +73,11 @@ class Writer:
                     self._has_work = trio.Event()
                     ready, self._ready = self._ready, []
                     for session in ready:
-                        rest = session.flush()
+                        try:
+                            rest = session.flush()
+                        except Exception as exc:
+                            _session_crashed(session, exc)
+                            continue
                         if rest is not None:
                             drains.start_soon(self._drain, session, rest)
         except Exception as exc:
@@ -86,7 +90,12 @@ class Writer:
         try:
             await session.drain(rest)
         except Exception as exc:
-            supervision_event(
-                session.session_id, "crashed", parent="writer", reason=f"{type(exc).__name__}: {exc}", exc=exc
-            )
-            session.request_close(CLOSE_INTERNAL, "internal error")
+            _session_crashed(session, exc)
+
+
+def _session_crashed(session: Writable, exc: Exception) -> None:
+    """A failure while writing one session's frames is that session's crash, not the writer's."""
+    supervision_event(
+        session.session_id, "crashed", parent="writer", reason=f"{type(exc).__name__}: {exc}", exc=exc
+    )
+    session.request_close(CLOSE_INTERNAL, "internal error")

@@ -161,6 +161,30 @@ async def test_a_crashing_session_closes_1011_and_nothing_else_notices(
     assert crashed[0].exc_info is not None
 
 
+async def test_a_failure_writing_one_session_closes_it_1011_and_the_writer_carries_on(
+    api: Api, connect: Connect, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice, bob = await api.account(), await api.account()
+    a = await connect(alice, join="lobby")
+    b = await connect(bob, join="lobby")
+    real_flush = actors.session.Session.flush
+
+    def buggy(self: actors.session.Session) -> bytes | None:
+        if self.user.user_id == bob.user_id:
+            raise RuntimeError("injected writer bug")
+        return real_flush(self)
+
+    monkeypatch.setattr(actors.session.Session, "flush", buggy)
+    await a.send({"type": "group", "room_id": "lobby", "content": "to both"})
+    assert await _closed_code(b) == 1011
+    assert (await a.expect("group"))["content"] == "to both"
+    assert (await a.expect("system", event="leave"))["user"] == bob.user
+    ack = await a.command({"type": "group", "room_id": "lobby", "content": "still flowing"})
+    assert ack["type"] == "ack"
+    crashed = [r for r in caplog.records if getattr(r, "event", None) == "crashed"]
+    assert len(crashed) == 1 and crashed[0].actor.startswith(f"session:{bob.user_id}:")  # type: ignore[attr-defined]
+
+
 async def test_a_crashing_room_is_restarted_and_its_members_stay(
     api: Api, connect: Connect, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
