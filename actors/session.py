@@ -77,10 +77,11 @@ WRITE_BATCH = 256
 
 
 class Transport(Protocol):
-    """The socket as the session sees it (``web.ws`` over Hypercorn).
+    """The socket as the session sees it (:class:`web.ws_transport.WebSocketTransport`).
 
-    Writes take complete frames as bytes; every method raises
-    :class:`TransportClosed` once the client has gone.
+    ``receive`` returns whole messages; writes take complete frames as
+    bytes; every method raises :class:`TransportClosed` once the client has
+    gone, with the reason in words.
     """
 
     async def receive(self) -> str | bytes: ...
@@ -105,7 +106,7 @@ class Writer(Protocol):
 
 
 class TransportClosed(Exception):
-    """The client has gone; raised by a transport's send or receive."""
+    """The client has gone (or broke the protocol and was closed); raised by a transport's send or receive."""
 
 
 class RoomResolver(Protocol):
@@ -160,6 +161,8 @@ class Session:
         self._draining = False  # a drain task owns the socket until the outbox is empty
         self.close_code: int | None = None
         self.close_reason = ""
+        self.end_reason = "client disconnected"
+        """Why the socket ended when nobody asked the session to close (the log's ``reason``)."""
 
     def request_close(self, code: int, reason: str) -> None:
         """Close with ``code`` as soon as possible; safe to call from any task, never waits."""
@@ -203,7 +206,9 @@ class Session:
         while True:
             try:
                 frame = await self._transport.receive()
-            except TransportClosed:
+            except TransportClosed as gone:
+                if gone.args:
+                    self.end_reason = str(gone)
                 return
             await self._dispatch(parse_command(frame, max_content=max_content))
 
@@ -311,9 +316,10 @@ async def run_session(session: Session, transport: Transport) -> None:
     """Supervise one session: log its life once, and close 1011 if it crashes."""
     actor = session.session_id
     supervision_event(actor, "started", parent="sessions")
-    reason = "client disconnected"
+    reason = "cancelled: the server stopped before the session ended"
     try:
         await session.run()
+        reason = session.end_reason
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         supervision_event(actor, "crashed", parent="sessions", reason=reason, exc=exc)

@@ -229,20 +229,20 @@ async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
     """Bob stops reading, so the server's direct writes fill his socket and fall back part-way.
 
     Every frame must still arrive whole and in order: the rest of a partly
-    written batch goes out through Hypercorn before anything else.
+    written batch goes out before anything else.
     """
-    import web.hypercorn_setup as setup
+    from web.ws_transport import WebSocketTransport
 
     writes = {"direct": 0, "partial": 0}
-    real_write_now = setup.RawSocket.write_now
+    real_write_now = WebSocketTransport.write_now
 
-    def counting_write_now(self: setup.RawSocket, data: bytes) -> int:
+    def counting_write_now(self: WebSocketTransport, data: bytes) -> int:
         written = real_write_now(self, data)
         writes["direct"] += 1
         writes["partial"] += 0 < written < len(data) or written == 0
         return written
 
-    monkeypatch.setattr(setup.RawSocket, "write_now", counting_write_now)
+    monkeypatch.setattr(WebSocketTransport, "write_now", counting_write_now)
     alice, bob = await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob, join="lobby")  # trio-websocket stops reading the socket once a message waits

@@ -1,46 +1,51 @@
-"""Hypercorn settings that the contract depends on.
+"""How the server uses Hypercorn, and the one thing it takes back from it.
 
-* Frames over ``max_frame`` bytes close the connection with 1009 (Hypercorn's
-  ``websocket_max_message_size``).
-* Liveness: a connection that sent no byte at all (no frame, no pong) for
-  ``idle_timeout`` is closed by Hypercorn (``read_timeout``): pongs never
-  reach the ASGI app, so this is the one layer that can see them. The pings
-  themselves come from our heartbeat actor (:mod:`actors.heartbeat`), not
-  from Hypercorn's ping task, which would cost every connection a task of
-  its own.
-* No compression: Hypercorn offers permessage-deflate to any client that asks,
-  and a small compressed frame can inflate to many megabytes before the size
-  limit is checked. :func:`decline_compression` replaces the extension that
-  Hypercorn's handshake offers with one that declines every offer, so the
-  handshake never negotiates it and RSV1 frames are refused as protocol errors.
-* Raw socket: :func:`enable_raw_socket` teaches Hypercorn's WebSocket stream
-  one more ASGI event, :data:`RAW_SOCKET`, which hands the app a
-  :class:`RawSocket` for the accepted connection. Through it the server's
-  writer puts complete text frames (built once per broadcast by
-  :func:`actors.frames.ws_text_frame`) on the wire itself: with one
-  ``os.write`` and no task switch when the socket has room (nearly always),
-  and through Hypercorn's own locked, shielded ``send_all`` otherwise. The
-  standard ``websocket.send`` costs a wsproto serialisation, four layers of
-  calls, a lock, a cancel scope and three task switches per frame. This is
-  safe because we never negotiate an extension that transforms frames
-  (compression is declined, see above) and a server never masks; frames are
-  written only while the WebSocket is open, exactly when Hypercorn would
-  send a ``websocket.send``.
-* Access log off by default; when on, its format holds the path without the
-  query string, because ``?token=`` carries a credential.
+Hypercorn accepts every connection, serves HTTP, and answers the WebSocket
+handshake of ``/ws`` (the app authenticates it first; see :mod:`web.ws`).
+After the 101 the chat socket is ours:
+
+* **Takeover.** :func:`enable_takeover` teaches Hypercorn one more ASGI
+  event, :data:`TAKEOVER`, sent instead of ``websocket.accept``. Hypercorn's
+  read loop stops (a pending read is abandoned with nothing consumed), the
+  101 goes out through Hypercorn as usual, Hypercorn's protocol objects for
+  the connection are dropped, and the connection's own task runs the
+  session over a :class:`TakenConnection`. From there
+  :mod:`web.ws_transport` reads and writes RFC 6455 frames itself.
+
+  Why: per incoming message, Hypercorn's path (a cancel scope per read, h11
+  kept past the upgrade, wsproto's parser and events, a reassembly buffer,
+  an ASGI queue and a task switch to the app) cost more CPU than the rest of
+  the server; per idle connection, its objects and the app's second task
+  were a third of the memory. Per outgoing frame, ``websocket.send`` cost a
+  wsproto serialisation, four layers of calls, a lock, a cancel scope and
+  three task switches.
+* **No compression.** Hypercorn offers permessage-deflate to any client that
+  asks, and a small compressed frame can inflate to many megabytes before a
+  size limit is checked. :func:`decline_compression` replaces the extension
+  that Hypercorn's handshake offers with one that declines every offer, so
+  the handshake never negotiates it (and our reader refuses RSV1 frames).
+* **Timeouts.** Before the upgrade, Hypercorn's ``read_timeout`` (the idle
+  timeout) bounds every read; after it, the transport applies the same
+  timeout itself. Hypercorn's own ping task is off: pings come from
+  :mod:`actors.heartbeat`.
+* **Access log** off by default; when on, its format holds the path without
+  the query string, because ``?token=`` carries a credential.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from math import inf
 from typing import Any
 
 import trio
 from hypercorn.config import Config as HyperConfig
+from hypercorn.events import Closed, RawData
 from hypercorn.protocol import ws_stream
-from hypercorn.protocol.events import Data
-from wsproto.connection import ConnectionState
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.trio import tcp_server
 from wsproto.extensions import PerMessageDeflate
 
 from web.config import Config
@@ -64,122 +69,128 @@ def decline_compression() -> None:
     ws_stream.PerMessageDeflate = _DeclinedDeflate
 
 
-RAW_SOCKET = "chat.websocket.raw_socket"
-"""ASGI event type: ``{"type": RAW_SOCKET, "attach": callback}``; the server calls
-``callback(RawSocket)`` before the ``send`` returns."""
+TAKEOVER = "chat.websocket.takeover"
+"""ASGI event type, sent *instead of* ``websocket.accept``: ``{"type": TAKEOVER, "run": run}``.
+
+Hypercorn stops reading the connection, answers the handshake with 101 and
+then, in the connection's own task, awaits ``run(TakenConnection(...))``.
+The ASGI app returns right after sending it."""
 
 
-class ConnectionGone(Exception):
-    """The WebSocket is no longer open: nothing more may be written to it."""
+@dataclass(frozen=True, slots=True)
+class TakenConnection:
+    """A connection after the 101: from here on only the one who took it reads or writes it."""
+
+    stream: trio.abc.HalfCloseableStream | trio.abc.Stream
+    early: bytes
+    """Bytes that Hypercorn had already read past the handshake (a client that did not wait for the 101)."""
+    send_lock: trio.Lock
+    """The connection's write lock, Hypercorn's own (reused rather than allocated again)."""
+    socket: trio.socket.SocketType | None
+    """The TCP socket under ``stream`` when it is plain TCP: direct writes and hard closes go to it."""
 
 
-def enable_raw_socket() -> None:
-    """Install the :data:`RAW_SOCKET` event in Hypercorn (idempotent)."""
-    stream = getattr(ws_stream, "WSStream", None)
-    original = getattr(stream, "app_send", None)
-    if getattr(original, "raw_socket", False):
+TakeoverRun = Callable[[TakenConnection], Awaitable[None]]
+
+
+def enable_takeover() -> None:
+    """Install the :data:`TAKEOVER` event in Hypercorn (idempotent).
+
+    Two small patches: the WebSocket stream's ``app_send`` learns the event,
+    and the TCP server's read loop learns to stop, unconsumed, when it arrives.
+    """
+    ws = getattr(ws_stream, "WSStream", None)
+    original = getattr(ws, "app_send", None)
+    if getattr(original, "takeover", False):
         return
-    needed = ("ASGIWebsocketState",)
-    if stream is None or original is None or not all(hasattr(ws_stream, name) for name in needed):
+    shapes = (
+        ws is not None and original is not None and hasattr(ws, "_accept"),
+        hasattr(ws_stream, "ASGIWebsocketState"),
+        hasattr(tcp_server.TCPServer, "_read_data") and hasattr(tcp_server, "MAX_RECV"),
+    )
+    if not all(shapes):
         raise RuntimeError(
-            "this Hypercorn version's WebSocket stream is not shaped the way web.hypercorn_setup "
-            "expects (WSStream.app_send, ASGIWebsocketState); check enable_raw_socket "
-            "before upgrading"
+            "this Hypercorn version is not shaped the way web.hypercorn_setup expects "
+            "(WSStream.app_send/_accept, TCPServer._read_data); check enable_takeover before upgrading"
         )
+
+    hypercorn_app_send: Callable[[Any, Any], Awaitable[None]] = original  # type: ignore[assignment]
 
     async def app_send(self: Any, message: Any) -> None:
-        if message is not None and message["type"] == RAW_SOCKET:
-            message["attach"](RawSocket(self))
+        if message is not None and message["type"] == TAKEOVER:
+            _request_takeover(self, message["run"])
         else:
-            await original(self, message)
+            await hypercorn_app_send(self, message)
 
-    app_send.raw_socket = True  # type: ignore[attr-defined]
-    stream.app_send = app_send
-
-
-_CONNECTED = ws_stream.ASGIWebsocketState.CONNECTED
+    app_send.takeover = True  # type: ignore[attr-defined]
+    ws.app_send = app_send  # type: ignore[union-attr]
+    tcp_server.TCPServer._read_data = _read_data  # type: ignore[method-assign]
 
 
-class RawSocket:
-    """Complete frames onto the connection under one accepted WebSocket.
-
-    Hypercorn writes under its TCP server's ``send_lock``, so a free lock
-    means no ``send_all`` is part-way through a frame and :meth:`write_now`
-    may go straight to the file descriptor. Whatever the kernel does not take
-    must then go through :meth:`send` before anything else is written.
-    """
-
-    __slots__ = ("_lock", "_socket", "_stream")
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._lock: trio.Lock | None
-        self._socket: trio.socket.SocketType | None
-        self._lock, self._socket = _tcp_of(stream)
-
-    @property
-    def is_open(self) -> bool:
-        stream = self._stream
-        return (
-            not stream.closed
-            and stream.state is _CONNECTED
-            and stream.connection.state is ConnectionState.OPEN
-        )
-
-    def write_now(self, data: bytes) -> int:
-        """Write what the kernel takes at once, without waiting: the number of bytes written.
-
-        0 when the write must wait (the lock is held, the socket is full, or
-        there is no direct path: TLS, HTTP/2). Errors are left to :meth:`send`,
-        which closes the connection the way Hypercorn does.
-        """
-        if not self.is_open:
-            raise ConnectionGone()
-        lock, sock = self._lock, self._socket
-        if lock is None or sock is None or lock.locked():
-            return 0
-        fd = sock.fileno()
-        if fd < 0:
-            return 0
-        try:
-            return os.write(fd, data)
-        except OSError:
-            return 0
-
-    async def send(self, data: bytes) -> None:
-        """Write ``data`` in full through Hypercorn, shielded: a frame once started is finished."""
-        if not self.is_open:
-            raise ConnectionGone()
-        stream = self._stream
-        with trio.CancelScope(shield=True):
-            await stream.send(Data(stream_id=stream.stream_id, data=data))
-
-    def abort(self) -> None:
-        """Close the TCP connection at once, failing any write that waits on it.
-
-        For a client that has not taken a byte for so long that even the
-        close frame cannot reach it; Hypercorn then finishes the connection
-        as if the client had dropped it. (Behind TLS there is no socket of
-        ours to close; the idle timeout ends such a connection.)
-        """
-        if self._socket is not None:
-            self._socket.close()  # trio wakes whoever waits on it with ClosedResourceError
+def _request_takeover(ws: Any, run: TakeoverRun) -> None:
+    """In the app's task: mark the connection as taken and stop Hypercorn's read, without waiting."""
+    protocol = getattr(ws.send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    if not isinstance(protocol, H11Protocol) or not isinstance(server, tcp_server.TCPServer):
+        raise RuntimeError("only an HTTP/1.1 WebSocket served by hypercorn.trio can be taken over")
+    if ws.closed:
+        return  # the client went, or broke the handshake, before the takeover: nothing to run
+    if ws.state is not ws_stream.ASGIWebsocketState.HANDSHAKE:
+        raise RuntimeError("the takeover replaces websocket.accept: send it instead, once")
+    ws.closed = True  # Hypercorn lets go of the stream: app_send(None) at the app's end does nothing
+    server.chat_takeover = (ws, run)  # type: ignore[attr-defined]
+    scope = getattr(server, "chat_read_scope", None)
+    if scope is not None:
+        scope.cancel()  # a pending receive_some is abandoned with nothing consumed
 
 
-def _tcp_of(stream: Any) -> tuple[trio.Lock, trio.socket.SocketType] | tuple[None, None]:
-    """Hypercorn's send lock and socket behind a WSStream, if it is plain TCP served by hypercorn.trio."""
-    protocol = getattr(stream.send, "__self__", None)  # H11Protocol.stream_send
-    server = getattr(getattr(protocol, "send", None), "__self__", None)  # TCPServer.protocol_send
-    tcp = getattr(server, "stream", None)
-    lock = getattr(server, "send_lock", None)
-    if isinstance(tcp, trio.SocketStream) and isinstance(lock, trio.Lock):
-        return lock, tcp.socket
-    return None, None  # TLS, HTTP/2 or another worker: always take the locked path
+async def _read_data(self: tcp_server.TCPServer) -> None:
+    """Hypercorn's read loop, plus: stop unconsumed and hand over once a takeover is requested."""
+    early = b""
+    while True:
+        data: bytes | bytearray | None = None
+        with trio.CancelScope() as self.chat_read_scope:  # type: ignore[attr-defined]
+            try:
+                with trio.fail_after(self.config.read_timeout or inf):
+                    data = await self.stream.receive_some(tcp_server.MAX_RECV)
+            except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
+                break
+        if getattr(self, "chat_takeover", None) is not None:
+            early = bytes(data or b"")
+            break
+        if data is None:
+            continue
+        await self.protocol.handle(RawData(bytes(data)))
+        if data == b"":
+            break
+    self.chat_read_scope = None  # type: ignore[attr-defined]
+    if getattr(self, "chat_takeover", None) is None:
+        await self.protocol.handle(Closed())
+    else:
+        await _run_takeover(self, early)
+
+
+async def _run_takeover(server: tcp_server.TCPServer, early: bytes) -> None:
+    """In the connection's task: send the 101 through Hypercorn, let go of its protocol objects, run."""
+    ws, run = server.chat_takeover  # type: ignore[attr-defined]
+    server.chat_takeover = None  # type: ignore[attr-defined]
+    await ws._accept({"type": "websocket.accept"})  # the 101, and its access-log line
+    # From here Hypercorn's h11 state, WebSocket stream and handshake scope are
+    # garbage, as long as no frame of this task holds them: most of what an idle
+    # connection saves.
+    server.protocol = None  # type: ignore[assignment]
+    del ws
+    stream = server.stream
+    socket = stream.socket if isinstance(stream, trio.SocketStream) else None
+    try:
+        await run(TakenConnection(stream, early, server.send_lock, socket))
+    except Exception:
+        await server.config.log.exception("Error in a taken-over WebSocket connection")
 
 
 def hypercorn_config(config: Config, *, port: int | None = None) -> HyperConfig:
     decline_compression()
-    enable_raw_socket()
+    enable_takeover()
     hc = HyperConfig()
     hc.bind = [f"{config.host}:{config.port if port is None else port}"]
     hc.websocket_max_message_size = config.max_frame

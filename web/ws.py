@@ -4,8 +4,7 @@
 middleware around the Quart-Trio app (every other path, and every other
 WebSocket path, goes on to Quart). Quart's WebSocket object puts each
 incoming message through a queue and a task of its own and each outgoing one
-through its own wrapper; for a chat socket that is pure per-message cost, so
-the session talks to Hypercorn's ASGI ``receive`` and ``send`` itself.
+through its own wrapper; for a chat socket that is pure per-message cost.
 
 The handshake is refused *before* any upgrade: 401 for a missing or invalid
 token, 403 for a browser ``Origin`` outside the allow-list (by default only
@@ -14,34 +13,30 @@ non-browser client and is allowed), 503 while the server shuts down. The
 answers are plain HTTP responses with the contract's JSON error body, sent
 through the ASGI ``websocket.http.response`` extension.
 
-Outgoing frames do not go through ASGI at all: right after the accept, the
-transport asks Hypercorn for the connection's
-:class:`web.hypercorn_setup.RawSocket` (the :data:`RAW_SOCKET` event our
-Hypercorn set-up adds), and the writer actor puts prebuilt frames on it.
+A handshake that passes is not accepted through ASGI: the endpoint sends
+:data:`web.hypercorn_setup.TAKEOVER` instead, Hypercorn answers 101 and
+hands the connection over, and the session runs in the connection's own
+task over a :class:`web.ws_transport.WebSocketTransport`. No frame of a chat
+socket goes through ASGI, in either direction. WebSockets over HTTP/2
+(RFC 8441) are refused with 400: one HTTP/2 connection carries many streams,
+so there is no socket to take over.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
-import trio
-
-from actors.session import (
-    Session,
-    SessionDeps,
-    SessionSettings,
-    TransportClosed,
-    new_session_id,
-    run_session,
-)
+from actors.session import Session, SessionDeps, SessionSettings, new_session_id, run_session
 from storage.interface import User
 from web.api import authenticate, bearer_token
 from web.errors import ApiError
-from web.hypercorn_setup import RAW_SOCKET, ConnectionGone, RawSocket
+from web.hypercorn_setup import TAKEOVER, TakenConnection
 from web.services import Services
+from web.ws_transport import WebSocketTransport
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,69 +45,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 PATH = "/ws"
-
-
-class AsgiTransport:
-    """:class:`actors.session.Transport`: ASGI ``receive`` in, the raw socket out."""
-
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self._receive = receive
-        self._send = send
-        self._raw: RawSocket | None = None
-        self._closed = False
-
-    async def open(self) -> None:
-        """Take over the accepted connection's socket for writing."""
-        await self._send({"type": RAW_SOCKET, "attach": self._attach})
-        if self._raw is None:
-            raise RuntimeError(
-                "the server did not hand over the WebSocket's socket: run under Hypercorn "
-                "with web.hypercorn_setup.enable_raw_socket() installed"
-            )
-
-    def _attach(self, raw: RawSocket) -> None:
-        self._raw = raw
-
-    async def receive(self) -> str | bytes:
-        message = await self._receive()
-        if message["type"] == "websocket.receive":
-            text: str | None = message.get("text")
-            if text is not None:
-                return text
-            data: bytes = message.get("bytes") or b""
-            return data
-        self._closed = True  # websocket.disconnect: the client has gone
-        raise TransportClosed()
-
-    def write_now(self, data: bytes) -> int:
-        if self._closed or self._raw is None:
-            raise TransportClosed()
-        try:
-            return self._raw.write_now(data)
-        except ConnectionGone:
-            raise TransportClosed() from None
-
-    async def send(self, data: bytes) -> None:
-        if self._closed or self._raw is None:
-            raise TransportClosed()
-        try:
-            await self._raw.send(data)
-        except (ConnectionGone, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise TransportClosed() from exc
-
-    async def close(self, code: int, reason: str) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-
-    def abort(self) -> None:
-        self._closed = True
-        if self._raw is not None:
-            self._raw.abort()
 
 
 def origin_allowed(origin: str, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
@@ -138,16 +70,20 @@ class ChatSocketEndpoint:
             return
         if (await receive())["type"] != "websocket.connect":
             return
-        svc = self._svc
         try:
             user, expires_at = await self._check_handshake(scope)
         except ApiError as error:
             await _refuse(send, error)
             return
-        await send({"type": "websocket.accept"})
-        transport = AsgiTransport(receive, send)
-        await transport.open()
+        await send({"type": TAKEOVER, "run": partial(self._serve, user, expires_at)})
+
+    async def _serve(self, user: User, expires_at: float, connection: TakenConnection) -> None:
+        """In the connection's task, after the 101: the session over our own transport."""
+        svc = self._svc
         config = svc.config
+        transport = WebSocketTransport(
+            connection, max_message=config.max_frame, idle_timeout=config.idle_timeout
+        )
         session = Session(
             new_session_id(user),
             user,
@@ -163,6 +99,8 @@ class ChatSocketEndpoint:
 
     async def _check_handshake(self, scope: Scope) -> tuple[User, int]:
         svc = self._svc
+        if scope.get("http_version") != "1.1":
+            raise ApiError(400, "bad_request", "open the WebSocket over HTTP/1.1")
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }

@@ -1,0 +1,224 @@
+"""RFC 6455 on the chat socket: what the server's own frame reader accepts, answers and refuses.
+
+The server reads WebSocket frames itself after the handshake
+(:mod:`web.ws_transport`). These tests drive it with hand-built frames over
+a real socket; the server's frames are parsed by wsproto, an independent
+implementation, so a malformed frame from the server fails them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Pong, RejectConnection, Request, TextMessage
+
+from tests.conftest import Account, Api, Server
+from web.ws_frames import Close, FrameReader, Ping, ProtocolError
+
+TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+
+
+def client_frame(
+    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0
+) -> bytes:
+    """A client frame built byte by byte, independently of the server's code."""
+    head = bytearray([(0x80 if fin else 0) | rsv | opcode])
+    mask_bit = 0x80 if masked else 0
+    n = len(payload)
+    if n < 126:
+        head.append(mask_bit | n)
+    elif n < 1 << 16:
+        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    if not masked:
+        return bytes(head) + payload
+    key = os.urandom(4)
+    return bytes(head) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class RawClient:
+    """A WebSocket client that sends whatever bytes a test gives it and parses the server with wsproto."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.pending: list[Any] = []
+
+    @classmethod
+    async def open(cls, server: Server, account: Account) -> RawClient:
+        client = cls(await trio.open_tcp_stream("127.0.0.1", server.running.port))
+        await client.stream.send_all(
+            client.ws.send(Request(host="127.0.0.1", target=f"/ws?token={account.token}"))
+        )
+        event = await client.next_event()
+        assert isinstance(event, AcceptConnection), event
+        return client
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def next_event(self) -> Any:
+        with trio.fail_after(5):
+            while not self.pending:
+                data = await self.stream.receive_some(65536)
+                assert data, "the server closed the connection without a close frame"
+                self.ws.receive_data(data)
+                self.pending.extend(self.ws.events())
+        event = self.pending.pop(0)
+        assert not isinstance(event, RejectConnection), event
+        return event
+
+    async def expect_close(self) -> CloseConnection:
+        """The server's close frame, then the end of the connection."""
+        event = await self.next_event()
+        while isinstance(event, TextMessage):  # messages sent before the close may still be in flight
+            event = await self.next_event()
+        assert isinstance(event, CloseConnection), event
+        with trio.fail_after(5):
+            while await self.stream.receive_some(65536):
+                pass
+        return event
+
+
+@pytest.fixture
+async def raw(api: Api, server: Server) -> RawClient:
+    return await RawClient.open(server, await api.account())
+
+
+async def test_a_message_in_fragments_with_a_ping_between_them_is_one_command(raw: RawClient) -> None:
+    await raw.send(
+        client_frame(TEXT, b'{"type":', fin=False)
+        + client_frame(PING, b"are you there")
+        + client_frame(CONTINUATION, b' "ping",', fin=False)
+        + client_frame(CONTINUATION, b' "ref": 7}')
+    )
+    pong = await raw.next_event()
+    assert isinstance(pong, Pong) and pong.payload == b"are you there"
+    reply = await raw.next_event()
+    assert isinstance(reply, TextMessage) and json.loads(reply.data) == {"type": "pong", "ref": 7}
+
+
+async def test_many_frames_in_one_write_are_answered_in_order(raw: RawClient) -> None:
+    await raw.send(
+        b"".join(client_frame(TEXT, json.dumps({"type": "ping", "ref": n}).encode()) for n in range(50))
+    )
+    refs = []
+    for _ in range(50):
+        event = await raw.next_event()
+        refs.append(json.loads(event.data)["ref"])
+    assert refs == list(range(50))
+
+
+async def test_a_frame_split_across_many_writes_is_put_back_together(raw: RawClient) -> None:
+    frame = client_frame(TEXT, json.dumps({"type": "ping", "ref": "x" * 60}).encode())
+    for i in range(len(frame)):
+        await raw.send(frame[i : i + 1])
+    event = await raw.next_event()
+    assert json.loads(event.data) == {"type": "pong", "ref": "x" * 60}
+
+
+async def test_a_binary_frame_is_a_bad_request_and_the_connection_stays(raw: RawClient) -> None:
+    await raw.send(client_frame(BINARY, b"\x00\x01"))
+    event = await raw.next_event()
+    assert json.loads(event.data)["code"] == "bad_request"
+    await raw.send(client_frame(TEXT, b'{"type": "ping"}'))
+    assert json.loads((await raw.next_event()).data) == {"type": "pong"}
+
+
+async def test_the_client_closing_gets_its_code_back_and_the_connection_ends(raw: RawClient) -> None:
+    await raw.send(client_frame(CLOSE, (4000).to_bytes(2, "big") + b"bye"))
+    closed = await raw.expect_close()
+    assert closed.code == 4000
+
+
+REFUSED = {
+    "unmasked frame": (client_frame(TEXT, b'{"type":"ping"}', masked=False), 1002),
+    "RSV1 without compression": (client_frame(TEXT, b'{"type":"ping"}', rsv=0x40), 1002),
+    "reserved data opcode": (client_frame(0x3, b"?"), 1002),
+    "reserved control opcode": (client_frame(0xB, b"?"), 1002),
+    "continuation of nothing": (client_frame(CONTINUATION, b"?"), 1002),
+    "new message inside a fragmented one": (
+        client_frame(TEXT, b"{", fin=False) + client_frame(TEXT, b"}"),
+        1002,
+    ),
+    "fragmented ping": (client_frame(PING, b"x", fin=False), 1002),
+    "ping over 125 bytes": (client_frame(PING, b"x" * 126), 1002),
+    "one-byte close payload": (client_frame(CLOSE, b"\x03"), 1002),
+    "close code 1005 on the wire": (client_frame(CLOSE, (1005).to_bytes(2, "big")), 1002),
+    "close code 999": (client_frame(CLOSE, (999).to_bytes(2, "big")), 1002),
+    "invalid UTF-8 text": (client_frame(TEXT, b'{"type":"\xff"}'), 1007),
+    "invalid UTF-8 close reason": (client_frame(CLOSE, (1000).to_bytes(2, "big") + b"\xc3"), 1007),
+    "one frame over 64 KiB": (client_frame(TEXT, b"x" * 70_000), 1009),
+    "fragments over 64 KiB together": (
+        client_frame(TEXT, b"x" * 40_000, fin=False) + client_frame(CONTINUATION, b"x" * 40_000),
+        1009,
+    ),
+}
+
+
+@pytest.mark.parametrize("data, code", REFUSED.values(), ids=REFUSED.keys())
+async def test_a_frame_that_breaks_the_protocol_is_closed_with_its_code(
+    raw: RawClient, data: bytes, code: int
+) -> None:
+    await raw.send(data)
+    closed = await raw.expect_close()
+    assert closed.code == code
+
+
+async def test_the_server_keeps_serving_after_refusing_a_client(
+    api: Api, server: Server, raw: RawClient
+) -> None:
+    await raw.send(client_frame(TEXT, b"\xff"))
+    assert (await raw.expect_close()).code == 1007
+    other = await RawClient.open(server, await api.account())
+    await other.send(client_frame(TEXT, b'{"type": "ping"}'))
+    assert json.loads((await other.next_event()).data) == {"type": "pong"}
+
+
+# The reader alone, without a socket ------------------------------------------
+
+
+def events_of(data: bytes, *, chunk: int, max_message: int = 1 << 20) -> list[Any]:
+    reader = FrameReader(max_message)
+    events = []
+    for i in range(0, len(data), chunk):
+        reader.feed(data[i : i + chunk])
+        while (event := reader.next_event()) is not None:
+            events.append(event)
+    return events
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 125, 1 << 20])
+def test_the_reader_gives_the_same_events_however_the_bytes_are_cut(chunk: int) -> None:
+    big = "é" * 40_000  # 80,000 bytes: a 64-bit length
+    medium = "m" * 300  # a 16-bit length
+    data = (
+        client_frame(TEXT, b"hello")
+        + client_frame(TEXT, big.encode()[:50_001], fin=False)
+        + client_frame(PING, b"p")
+        + client_frame(CONTINUATION, big.encode()[50_001:])
+        + client_frame(BINARY, b"")
+        + client_frame(TEXT, medium.encode())
+        + client_frame(CLOSE, (1000).to_bytes(2, "big") + "ciao ✓".encode())
+    )
+    assert events_of(data, chunk=chunk) == ["hello", Ping(b"p"), big, b"", medium, Close(1000, "ciao ✓")]
+
+
+def test_the_size_limit_counts_bytes_and_allows_exactly_the_limit() -> None:
+    assert events_of(client_frame(TEXT, b"x" * 100), chunk=1000, max_message=100) == ["x" * 100]
+    with pytest.raises(ProtocolError) as refused:
+        events_of(client_frame(TEXT, "é".encode() * 51), chunk=1000, max_message=100)
+    assert refused.value.code == 1009
+
+
+def test_an_oversized_frame_is_refused_from_its_header_alone() -> None:
+    header = client_frame(TEXT, b"x" * 70_000)[:14]  # the payload never arrives
+    with pytest.raises(ProtocolError) as refused:
+        events_of(header, chunk=14, max_message=65_536)
+    assert refused.value.code == 1009

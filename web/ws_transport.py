@@ -1,0 +1,203 @@
+"""The chat socket after the handshake: :class:`actors.session.Transport` over a taken-over connection.
+
+One task, the session's reader, reads the socket: :meth:`receive` returns
+the next text or binary message and deals with everything else on the way
+(answers pings, notes pongs, completes a closing handshake, refuses frames
+that break RFC 6455). Writes come from three places and never interleave
+inside a frame:
+
+* the writer actor's fast path, :meth:`write_now`: one ``os.write`` of whole
+  frames when nobody else is writing;
+* the writer's drain task, :meth:`send`: the rest of a batch the socket took
+  only part of (it *owes* the wire the end of a frame), then later batches;
+* control frames from the session's own task: pongs and the close frame.
+  They wait until no frame is owed and take the connection's write lock.
+
+Closing follows RFC 6455 §7: the server sends its close frame, waits briefly
+for the client's (discarding messages still in flight), and then the
+connection's task closes TCP. A frame the server must refuse gets its close
+code (1002, 1007, 1009), then an end-of-stream, so the client reads the close
+frame before the connection goes; a client silent for the idle timeout
+(no frame, no pong) is dropped without one, as it has stopped answering.
+"""
+
+from __future__ import annotations
+
+import os
+
+import trio
+
+from actors.session import TransportClosed
+from web.hypercorn_setup import TakenConnection
+from web.ws_frames import Close, FrameReader, Ping, Pong, ProtocolError, close_frame, pong_frame
+
+READ_SIZE = 65536
+CLOSE_REPLY_TIMEOUT = 2.0
+"""How long the server waits for the client's close frame (or end of stream) after sending its own.
+
+Short, because a server shutting down waits for it too."""
+
+
+class WebSocketTransport:
+    __slots__ = (
+        "_closing",
+        "_fd",
+        "_gone",
+        "_idle",
+        "_lock",
+        "_owed",
+        "_reader",
+        "_socket",
+        "_stream",
+    )
+
+    def __init__(self, connection: TakenConnection, *, max_message: int, idle_timeout: float) -> None:
+        self._stream = connection.stream
+        self._socket = connection.socket
+        self._fd = -1 if connection.socket is None else connection.socket.fileno()
+        self._lock = connection.send_lock
+        self._reader = FrameReader(max_message)
+        if connection.early:
+            self._reader.feed(connection.early)
+        self._idle = idle_timeout
+        self._owed: trio.Event | None = None  # set while a frame is partly on the wire
+        self._closing = False  # our close frame is out (or going): no more data frames
+        self._gone = False  # the connection is dead: nothing more can be read or written
+
+    # reading: the session's task -------------------------------------------
+
+    async def receive(self) -> str | bytes:
+        reader = self._reader
+        while True:
+            try:
+                event = reader.next_event()
+            except ProtocolError as error:
+                await self._refuse(error)
+                raise TransportClosed(f"closed with {error.code}: {error.reason}") from None
+            if event is None:
+                reader.feed(await self._read())
+            elif isinstance(event, str | bytes):
+                return event
+            elif isinstance(event, Ping):
+                await self._send_control(pong_frame(event.payload))
+            elif isinstance(event, Close):
+                await self._answer_close(event)
+                raise TransportClosed("client closed the connection")
+            else:
+                assert isinstance(event, Pong)  # a read is all the liveness check needs
+
+    async def _read(self) -> bytes | bytearray:
+        if self._gone:
+            raise TransportClosed("connection already closed")
+        data: bytes | bytearray = b""
+        with trio.move_on_after(self._idle) as idle:
+            try:
+                data = await self._stream.receive_some(READ_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+        if idle.cancelled_caught:
+            self.abort()
+            raise TransportClosed(f"nothing received for {self._idle:g} s: connection dropped")
+        if not data:
+            self._gone = True
+            raise TransportClosed("client disconnected")
+        return data
+
+    async def _answer_close(self, event: Close) -> None:
+        """The client started the closing handshake: echo its code, and let the connection end."""
+        if self._closing:
+            return  # it answered ours
+        self._closing = True
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
+            await self._send_control(close_frame(event.code))
+
+    async def _refuse(self, error: ProtocolError) -> None:
+        """Close with the error's code, then end our side so the client reads the close frame and goes."""
+        if self._closing:
+            return
+        self._closing = True
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
+            await self._send_control(close_frame(error.code, error.reason))
+            send_eof = getattr(self._stream, "send_eof", None)
+            if send_eof is not None:
+                async with self._lock:
+                    await send_eof()
+            # Read out what the client still sends: closing a socket with unread
+            # bytes resets it, which could lose the close frame on its way.
+            while True:
+                data = await self._stream.receive_some(READ_SIZE)
+                if not data:
+                    break
+
+    # writing ------------------------------------------------------------------
+
+    def write_now(self, data: bytes) -> int:
+        if self._closing or self._gone:
+            raise TransportClosed("the connection is closing")
+        if self._owed is not None or self._fd < 0 or self._lock.locked():
+            return 0
+        try:
+            written = os.write(self._fd, data)
+        except OSError:
+            return 0  # a full socket, or a failure that send() will meet and report
+        if 0 < written < len(data):
+            self._owed = trio.Event()
+        return written
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` in full, shielded: a frame once started is finished."""
+        if self._gone or (self._closing and self._owed is None):
+            raise TransportClosed("the connection is closing")
+        with trio.CancelScope(shield=True):
+            async with self._lock:
+                try:
+                    await self._stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    self._gone = True
+                    raise TransportClosed("client disconnected") from exc
+                finally:
+                    owed, self._owed = self._owed, None
+                    if owed is not None:
+                        owed.set()
+
+    async def _send_control(self, frame: bytes) -> None:
+        """Write a control frame between two data frames, never inside one."""
+        while not self._gone:
+            if self._owed is not None:
+                await self._owed.wait()
+                continue
+            async with self._lock:
+                if self._owed is not None:
+                    continue  # a fast-path write started a frame while we waited for the lock
+                try:
+                    with trio.CancelScope(shield=True):
+                        await self._stream.send_all(frame)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._gone = True
+                return
+
+    async def close(self, code: int, reason: str) -> None:
+        """Send our close frame, then wait briefly for the client's; the connection's task then ends TCP."""
+        if self._closing or self._gone:
+            return
+        self._closing = True
+        await self._send_control(close_frame(code, reason))
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
+            while not self._gone:
+                try:
+                    event = self._reader.next_event()
+                except ProtocolError:
+                    return
+                if isinstance(event, Close):
+                    return
+                if event is None:
+                    try:
+                        self._reader.feed(await self._read())
+                    except TransportClosed:
+                        return
+
+    def abort(self) -> None:
+        """Drop the connection at once, failing any write that waits on it."""
+        self._gone = True
+        if self._socket is not None:
+            self._socket.close()  # trio wakes whoever waits on it with ClosedResourceError
