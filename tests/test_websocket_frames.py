@@ -8,6 +8,7 @@ implementation, so a malformed frame from the server fails them too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -17,7 +18,8 @@ import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Pong, RejectConnection, Request, TextMessage
 
-from tests.conftest import Account, Api, Server
+from tests.conftest import Account, Api, Server, start_server, with_config
+from web.config import Config
 from web.ws_frames import Close, FrameReader, Ping, ProtocolError
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -222,3 +224,35 @@ def test_an_oversized_frame_is_refused_from_its_header_alone() -> None:
     with pytest.raises(ProtocolError) as refused:
         events_of(header, chunk=14, max_message=65_536)
     assert refused.value.code == 1009
+
+
+async def test_a_client_that_pings_but_never_reads_is_dropped_once_its_outbox_overflows(
+    config: Config, nursery: trio.Nursery
+) -> None:
+    """Its pongs fill its socket, so the session's reader waits on a write that never ends.
+
+    The heartbeat's pings then overflow the session's outbox (1013): the
+    pong being written must give way, and the connection must go, or the
+    session would live as long as the client does.
+    """
+    server = await start_server(nursery, with_config(config, session_outbox=4, ping_interval=0.1))
+    api = Api(server)
+    try:
+        account = await api.account()
+        raw = await RawClient.open(server, account)
+        ping = client_frame(PING, b"p" * 125)
+
+        async def flood() -> None:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                for _ in range(400):  # 50 MB of pongs: more than any socket buffers
+                    await raw.send(ping * 1000)
+
+        nursery.start_soon(flood)
+        with trio.fail_after(20):
+            while True:
+                online = (await api.call("GET", "/api/v1/online", token=account.token)).json()["users"]
+                if account.user_id not in {u["user_id"] for u in online}:
+                    break
+                await trio.sleep(0.1)
+    finally:
+        await api.http.aclose()

@@ -23,6 +23,7 @@ frame before the connection goes; a client silent for the idle timeout
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import trio
@@ -118,16 +119,18 @@ class WebSocketTransport:
         self._closing = True
         with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
             await self._send_control(close_frame(error.code, error.reason))
-            send_eof = getattr(self._stream, "send_eof", None)
-            if send_eof is not None:
-                async with self._lock:
-                    await send_eof()
-            # Read out what the client still sends: closing a socket with unread
-            # bytes resets it, which could lose the close frame on its way.
-            while True:
-                data = await self._stream.receive_some(READ_SIZE)
-                if not data:
-                    break
+            if self._gone:
+                return
+            gone = (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError)
+            with contextlib.suppress(*gone):
+                send_eof = getattr(self._stream, "send_eof", None)
+                if send_eof is not None:
+                    async with self._lock:
+                        await send_eof()
+                # Read out what the client still sends: closing a socket with unread
+                # bytes resets it, which could lose the close frame on its way.
+                while await self._stream.receive_some(READ_SIZE):
+                    pass
 
     # writing ------------------------------------------------------------------
 
@@ -170,10 +173,15 @@ class WebSocketTransport:
                 if self._owed is not None:
                     continue  # a fast-path write started a frame while we waited for the lock
                 try:
-                    with trio.CancelScope(shield=True):
-                        await self._stream.send_all(frame)
+                    await self._stream.send_all(frame)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self._gone = True
+                except trio.Cancelled:
+                    # Part of the frame may be out, so nothing can follow it. Not
+                    # shielded on purpose: a client that pings but never reads must
+                    # not hold its session once that session is asked to close.
+                    self.abort()
+                    raise
                 return
 
     async def close(self, code: int, reason: str) -> None:
