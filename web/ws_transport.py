@@ -77,7 +77,7 @@ class WebSocketTransport:
                 raise TransportClosed(f"closed with {error.code}: {error.reason}") from None
             if event is None:
                 reader.feed(await self._read())
-            elif isinstance(event, str | bytes):
+            elif isinstance(event, (str, bytes)):
                 return event
             elif isinstance(event, Ping):
                 await self._send_control(pong_frame(event.payload))
