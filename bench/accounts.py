@@ -5,7 +5,7 @@ server CPU), so 5000 users cost minutes. They are therefore made once per server
 process, concurrently under a bound, and reused by every scenario of the run. A 429
 (`rate_limited`) is honoured with its Retry-After, so the harness still completes
 against a server whose login rate limit was not lifted, only slower; the benchmark
-configuration sets CHAT_RATE_LIMIT_DISABLED=1 to avoid that.
+configuration sets CHAT_RATE_LIMIT=false to avoid that.
 """
 
 from __future__ import annotations
