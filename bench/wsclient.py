@@ -9,6 +9,13 @@ the persistence run, group messages in the latency run) are JSON-parsed.
 `bench/clientlib.py` measures picows against `websockets` and `aiohttp` on the same
 job, which is why picows is the default.
 
+A fan-out member that only listens goes one step further once the run starts
+(:meth:`BenchConn.count_raw`): its socket is handed from picows to a
+:class:`RawCounter`, which counts group frames in the byte stream with one
+``bytes.count`` per ``recv`` instead of one Python call per frame. Against a server
+that batches frames per member, the per-frame call made the generator the
+bottleneck.
+
 socket.io is spoken directly (Engine.IO v4 over the websocket transport: `0` open,
 `40` connect, `42[...]` events, `42<id>[...]`/`43<id>[...]` acks, `2`/`3` ping and
 pong) rather than through python-socketio's client, whose per-event dispatch would
@@ -29,8 +36,42 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 GroupHook = Callable[[bytes], None]
 
 
+class RawCounter(asyncio.Protocol):
+    """Counts ``pattern`` in a connection's raw bytes: group frames, for a member that only listens.
+
+    Sound because every group frame carries the pattern exactly once (its
+    ``"type"``, or socket.io's event name), no other frame carries it, and server
+    frames are not masked. The last ``len(pattern) - 1`` bytes of each chunk are
+    kept, so a pattern split between two reads is counted once. Frames are no
+    longer answered (pings included): the runs are far shorter than any idle
+    timeout.
+    """
+
+    def __init__(self, conn: BenchConn, pattern: bytes) -> None:
+        self.conn = conn
+        self.pattern = pattern
+        self.keep = len(pattern) - 1
+        self.tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        chunk = self.tail + data if self.tail else data
+        found = chunk.count(self.pattern)
+        if found:
+            self.conn.groups += found
+            self.conn.last_group_at = time.monotonic()
+        self.tail = chunk[-self.keep :]
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.raw_closed = True
+
+
 class BenchConn(WSListener):
     """State common to both protocols: counters, the pending reply, close info."""
+
+    GROUP_PATTERN = b""
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -45,6 +86,7 @@ class BenchConn(WSListener):
         self.on_ack: Callable[[bytes], None] | None = None
         self._reply: asyncio.Future[Any] | None = None
         self.closed_code: int | None = None
+        self.raw_closed = False
         self.connected = asyncio.get_running_loop().create_future()
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -78,6 +120,11 @@ class BenchConn(WSListener):
         assert self.transport is not None
         self.transport.send(WSMsgType.TEXT, payload)
 
+    def count_raw(self) -> None:
+        """From now on count group frames in the byte stream, parsing nothing (a listening member)."""
+        assert self.transport is not None
+        self.transport.underlying_transport.set_protocol(RawCounter(self, self.GROUP_PATTERN))
+
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send_close()
@@ -85,11 +132,13 @@ class BenchConn(WSListener):
 
     @property
     def alive(self) -> bool:
-        return self.transport is not None and not self.transport.is_disconnected
+        return self.transport is not None and not self.transport.is_disconnected and not self.raw_closed
 
 
 class ChatConn(BenchConn):
     """A client of PROTOCOL.md's WebSocket (our server and the reference)."""
+
+    GROUP_PATTERN = b'"group"'
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         super().on_ws_connected(transport)
@@ -140,6 +189,8 @@ class ChatConn(BenchConn):
 
 class SioConn(BenchConn):
     """A socket.io v5 / Engine.IO v4 client over the websocket transport."""
+
+    GROUP_PATTERN = b'42["group"'
 
     def __init__(self, index: int, username: str) -> None:
         super().__init__(index)

@@ -2,7 +2,8 @@
 
 The sender keeps `window` group messages unacknowledged: each ack releases the next
 send, so the server is never idle yet never buried under an unbounded backlog. Every
-member (the sender too) counts the group messages it receives with a substring test.
+member counts the group messages it receives: the sender per frame with a substring
+test, the listening members in the raw byte stream (`wsclient.RawCounter`).
 The rate reported is deliveries per second: all group frames received by all
 members, over the time from the first send to the last delivery. A member that does
 not receive every acked message within the drain time counts the difference as lost.
@@ -123,6 +124,9 @@ async def work(spec: WorkerSpec, chan: Channel) -> None:
     cpu0 = process_cpu()
     sender_index = spec.params["sender"]
     sender = next((c for c in conns if c.index == sender_index), None)
+    for conn in conns:
+        if conn is not sender:
+            conn.count_raw()
     if sender is not None:
         chan.send("sent", await _send_windowed(sender, spec.params))
     drain = await chan.recv("drain")
