@@ -37,6 +37,7 @@ from typing import Protocol, assert_never
 
 import trio
 
+from actors.flood import FloodLimit, FloodSettings
 from actors.frames import (
     AskOnline,
     Command,
@@ -122,6 +123,8 @@ class SessionSettings:
     """How long the close frame may wait behind a write to a full socket; then the connection is dropped.
 
     Short, because a server shutting down waits for it too."""
+    flood: FloodSettings | None = None
+    """The client's frame rate limit (:mod:`actors.flood`); None: unlimited."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,8 @@ class Session:
 
     async def _read(self) -> None:
         max_content = self._settings.max_content
+        flood = self._settings.flood
+        limit = None if flood is None else FloodLimit(flood, trio.current_time())
         while True:
             try:
                 frame = await self._transport.receive()
@@ -210,7 +215,11 @@ class Session:
                 if gone.args:
                     self.end_reason = str(gone)
                 return
-            await self._dispatch(parse_command(frame, max_content=max_content))
+            command = parse_command(frame, max_content=max_content)
+            if limit is not None and not limit.allow(trio.current_time()):
+                self._reply(error_frame("rate_limited", limit.refusal(), command.ref))
+                continue
+            await self._dispatch(command)
 
     # writing: called by the writer actor -----------------------------------
 

@@ -8,7 +8,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
-from tests.conftest import Api, Connect
+from tests.conftest import Api, Connect, start_server, with_config
+from web.config import Config
 
 
 async def test_join_replies_joined_with_the_online_users_and_notifies_the_room(
@@ -224,7 +225,7 @@ async def test_server_does_not_negotiate_compression(api: Api, server: object, n
 
 
 async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
-    api: Api, connect: Connect, monkeypatch: pytest.MonkeyPatch
+    config: Config, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bob stops reading, so the server's direct writes fill his socket and fall back part-way.
 
@@ -232,6 +233,9 @@ async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
     written batch goes out before anything else.
     """
     from web.ws_transport import WebSocketTransport
+
+    server = await start_server(nursery, with_config(config, rate_limit_enabled=False))  # alice floods
+    api, connect = Api(server), Connect(server, nursery)
 
     writes = {"direct": 0, "partial": 0}
     real_write_now = WebSocketTransport.write_now
@@ -259,3 +263,43 @@ async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
     assert seen == sorted(seen)
     assert writes["direct"] > 0, "the direct write path was not used"
     assert writes["partial"] > 0, "the socket never filled: the fallback path was not exercised"
+    await api.http.aclose()
+
+
+async def test_a_session_past_its_flood_limit_is_told_rate_limited_and_stays_open(
+    config: Config, nursery: trio.Nursery
+) -> None:
+    # A bucket of 3 that refills once every 1000 s: the 4th frame is over the limit
+    # however fast or slow this test runs.
+    server = await start_server(nursery, with_config(config, ws_frame_burst=3, ws_frame_rate=0.001))
+    api = Api(server)
+    try:
+        alice = await api.account()
+        a = await Connect(server, nursery)(alice)
+        for ref in range(3):
+            await a.send({"type": "ping", "ref": ref})
+            assert await a.recv() == {"type": "pong", "ref": ref}
+        await a.send({"type": "group", "room_id": "lobby", "content": "one too many", "ref": "r"})
+        refused = await a.recv()
+        assert refused["type"] == "error" and refused["code"] == "rate_limited" and refused["ref"] == "r"
+        assert "per second" in refused["message"]
+        history = await api.call("GET", "/api/v1/rooms/lobby/messages", token=alice.token)
+        assert history.json()["messages"] == []  # refused means not carried out
+    finally:
+        await api.http.aclose()
+
+
+async def test_the_flood_limit_is_lifted_with_the_rate_limit_switch(
+    config: Config, nursery: trio.Nursery
+) -> None:
+    server = await start_server(
+        nursery, with_config(config, ws_frame_burst=1, ws_frame_rate=0.001, rate_limit_enabled=False)
+    )
+    api = Api(server)
+    try:
+        a = await Connect(server, nursery)(await api.account())
+        for ref in range(10):
+            await a.send({"type": "ping", "ref": ref})
+            assert await a.recv() == {"type": "pong", "ref": ref}
+    finally:
+        await api.http.aclose()

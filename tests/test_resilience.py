@@ -100,7 +100,10 @@ async def test_a_session_that_never_reads_is_closed_1013_and_the_room_keeps_flow
     config: Config, nursery: trio.Nursery
 ) -> None:
     # A client that never reads never answers pings either: keep the idle timeout out of the way.
-    server = await start_server(nursery, with_config(config, idle_timeout=60, ping_interval=20))
+    # The sender floods on purpose: lift its flood limit.
+    server = await start_server(
+        nursery, with_config(config, idle_timeout=60, ping_interval=20, rate_limit_enabled=False)
+    )
     api, connect = Api(server), Connect(server, nursery)
     alice, bob, slow = await api.account(), await api.account(), await api.account()
     a = await connect(alice, join="lobby")

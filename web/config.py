@@ -59,6 +59,8 @@ class Config:
     login_failures: int = 10
     register_attempts: int = 20
     rate_window: float = 60.0
+    ws_frame_rate: float = 20.0
+    ws_frame_burst: int = 60
     shutdown_timeout: float = 8.0
     rooms: tuple[RoomSeed, ...] = field(default=(RoomSeed("lobby", "Lobby"),))
 
@@ -194,6 +196,8 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("login_failures", "rate_limit.login_failures", None, _int(1, 1_000_000)),
     ("register_attempts", "rate_limit.register_attempts", None, _int(1, 1_000_000)),
     ("rate_window", "rate_limit.window", None, _float(1, 86400)),
+    ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, _float(0.001, 1_000_000)),
+    ("ws_frame_burst", "rate_limit.ws_frame_burst", None, _int(1, 1_000_000)),
 ]
 
 _EXPECTED_LEVEL = "one of debug, info, warning, error, critical"

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
+from actors.flood import FloodSettings
 from actors.session import Session, SessionDeps, SessionSettings, new_session_id, run_session
 from storage.interface import User
 from web.api import authenticate, bearer_token
@@ -91,7 +92,13 @@ class ChatSocketEndpoint:
             SessionDeps(
                 registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
             ),
-            SessionSettings(outbox_capacity=config.session_outbox, max_content=config.max_content),
+            SessionSettings(
+                outbox_capacity=config.session_outbox,
+                max_content=config.max_content,
+                flood=FloodSettings(config.ws_frame_rate, config.ws_frame_burst)
+                if config.rate_limit_enabled
+                else None,
+            ),
             token_expires_at=expires_at,
         )
         svc.count("sessions_opened")
