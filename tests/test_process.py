@@ -14,7 +14,8 @@ import httpx
 import pytest
 import trio
 
-from web.config import ConfigError, load_config
+from tests.conftest import start_server
+from web.config import Config, ConfigError, load_config
 
 COMMAND = [sys.executable, "-c", "from web.server import main; main()"]
 
@@ -114,3 +115,33 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> 
     session_lines = [x for x in lines if str(x.get("actor", "")).startswith("session:")]
     assert session_lines and all({"actor", "event", "parent", "reason"} <= x.keys() for x in session_lines)
     assert token not in stderr
+
+
+async def test_create_user_makes_an_account_that_can_log_in(
+    config: Config, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    env = _env(tmp_path, CHAT_DB_URL=config.db_url)
+
+    async def create(name: str, password: str) -> subprocess.CompletedProcess[bytes]:
+        return await trio.run_process(
+            [*COMMAND, "create-user", name],
+            stdin=f"{password}\n".encode(),
+            env=env,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+
+    made = await create("Operator", "long enough")
+    assert made.returncode == 0, made.stderr
+    assert b"created Operator" in made.stdout
+    taken = await create("operator", "long enough")  # unique after case folding, as over HTTP
+    assert taken.returncode == 1 and b"taken" in taken.stderr
+    short = await create("someone", "short")
+    assert short.returncode == 1 and b"password must be" in short.stderr
+    assert b"long enough" not in made.stdout + made.stderr
+
+    server = await start_server(nursery, config)
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        r = await http.post("/api/v1/login", json={"username": "Operator", "password": "long enough"})
+        assert r.status_code == 200, r.text

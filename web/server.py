@@ -36,6 +36,7 @@ from actors.writer import Writer
 from storage.database import describe_db_url, run_storage
 from storage.journal import Journal
 from storage.passwords import Passwords
+from web import create_user
 from web.app import create_app, create_metrics_app
 from web.config import Config, ConfigError, load_config
 from web.hypercorn_setup import hypercorn_config
@@ -190,12 +191,21 @@ async def _main(config: Config) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chat-server", description="Run the chat server.")
     parser.add_argument("--config", type=Path, help="a TOML file (default: the repository's config.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    make = commands.add_parser(
+        "create-user",
+        help="create an account (password from the terminal or one line of stdin)",
+        description="Create an account in the configured database; the server may be running.",
+    )
+    make.add_argument("username")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
+    if args.command == "create-user":
+        raise SystemExit(create_user.main(config, args.username))
     setup_logging(config.log_level, config.log_format)
     try:
         trio.run(_main, config)
