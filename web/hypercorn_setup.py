@@ -147,6 +147,7 @@ def _request_takeover(ws: Any, run: TakeoverRun) -> None:
 async def _read_data(self: tcp_server.TCPServer) -> None:
     """Hypercorn's read loop, plus: stop unconsumed and hand over once a takeover is requested."""
     early = b""
+    taken = False
     while True:
         data: bytes | bytearray | None = None
         with trio.CancelScope() as self.chat_read_scope:  # type: ignore[attr-defined]
@@ -154,9 +155,9 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
                 with trio.fail_after(self.config.read_timeout or inf):
                     data = await self.stream.receive_some(tcp_server.MAX_RECV)
             except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
-                break
+                break  # the client went (or timed out) first: no takeover, even if one was asked for
         if getattr(self, "chat_takeover", None) is not None:
-            early = bytes(data or b"")
+            early, taken = bytes(data or b""), True
             break
         if data is None:
             continue
@@ -164,25 +165,28 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
         if data == b"":
             break
     self.chat_read_scope = None  # type: ignore[attr-defined]
-    if getattr(self, "chat_takeover", None) is None:
-        await self.protocol.handle(Closed())
-    else:
+    if taken:
         await _run_takeover(self, early)
+    else:
+        self.chat_takeover = None  # type: ignore[attr-defined]
+        await self.protocol.handle(Closed())
 
 
 async def _run_takeover(server: tcp_server.TCPServer, early: bytes) -> None:
     """In the connection's task: send the 101 through Hypercorn, let go of its protocol objects, run."""
     ws, run = server.chat_takeover  # type: ignore[attr-defined]
     server.chat_takeover = None  # type: ignore[attr-defined]
-    await ws._accept({"type": "websocket.accept"})  # the 101, and its access-log line
-    # From here Hypercorn's h11 state, WebSocket stream and handshake scope are
-    # garbage, as long as no frame of this task holds them: most of what an idle
-    # connection saves.
-    server.protocol = None  # type: ignore[assignment]
-    del ws
     stream = server.stream
     socket = stream.socket if isinstance(stream, trio.SocketStream) else None
+    # Nothing may escape this task: Hypercorn runs connections in the nursery
+    # that accepts them, so an exception here would stop the whole server.
     try:
+        await ws._accept({"type": "websocket.accept"})  # the 101, and its access-log line
+        # From here Hypercorn's h11 state, WebSocket stream and handshake scope are
+        # garbage, as long as no frame of this task holds them: most of what an idle
+        # connection saves.
+        server.protocol = None  # type: ignore[assignment]
+        del ws
         await run(TakenConnection(stream, early, server.send_lock, socket))
     except Exception:
         await server.config.log.exception("Error in a taken-over WebSocket connection")
