@@ -89,7 +89,7 @@ class WebSocketTransport:
 
     async def _read(self) -> bytes | bytearray:
         if self._gone:
-            raise TransportClosed("connection already closed")
+            raise TransportClosed("client disconnected (a write to it failed)")
         data: bytes | bytearray = b""
         with trio.move_on_after(self._idle) as idle:
             try:
