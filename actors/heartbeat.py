@@ -6,11 +6,11 @@ Contract:
 * **Behaviour**: every ``interval`` seconds it tells the registry
   :class:`actors.messages.PingSessions`, and the registry queues a prebuilt
   ping frame (:data:`actors.frames.PING`) to each session it knows. The
-  client's pong is what keeps an idle connection under Hypercorn's read
-  timeout (see :mod:`web.hypercorn_setup`); a client that answers nothing is
-  closed there.
-* **Why here**: Hypercorn's own pinging costs every connection a task that
-  sleeps between pings. One timer for the whole server costs nothing per
+  client's pong is what keeps an idle connection under the transport's idle
+  timeout (see :mod:`web.ws_transport`); a client that answers nothing is
+  dropped there.
+* **Why here**: a pinging task per connection (Hypercorn's way) would cost
+  every idle connection a task that sleeps between pings. One timer for the whole server costs nothing per
   idle connection, and a ping goes through the same writer as every other
   frame, so it never cuts into one.
 * **Failure policy**: nothing in it can fail but the registry going away,

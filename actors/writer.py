@@ -12,7 +12,7 @@ Contract:
   :meth:`Writable.flush`, which writes everything the session has queued
   as one ``os.write`` when its socket has room. A socket that takes only
   part of it gets a *drain* task in the writer's nursery, which finishes
-  that write through Hypercorn (waiting as long as the socket needs) and
+  that write with the transport's locked ``send`` (waiting as long as the socket needs) and
   then keeps draining the session until its outbox is empty; meanwhile the
   session stays off the fast path, so its frames keep their order and are
   never interleaved.
