@@ -64,6 +64,18 @@ class ChatSocketEndpoint:
     def __init__(self, app: ASGIApp, svc: Services) -> None:
         self._app = app
         self._svc = svc
+        config = svc.config
+        # The same for every session: built once and shared (both are frozen), not per connection.
+        self._deps = SessionDeps(
+            registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
+        )
+        self._settings = SessionSettings(
+            outbox_capacity=config.session_outbox,
+            max_content=config.max_content,
+            flood=FloodSettings(config.ws_frame_rate, config.ws_frame_burst)
+            if config.rate_limit_enabled
+            else None,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or scope["path"] != PATH:
@@ -86,20 +98,7 @@ class ChatSocketEndpoint:
             connection, max_message=config.max_frame, idle_timeout=config.idle_timeout
         )
         session = Session(
-            new_session_id(user),
-            user,
-            transport,
-            SessionDeps(
-                registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
-            ),
-            SessionSettings(
-                outbox_capacity=config.session_outbox,
-                max_content=config.max_content,
-                flood=FloodSettings(config.ws_frame_rate, config.ws_frame_burst)
-                if config.rate_limit_enabled
-                else None,
-            ),
-            token_expires_at=expires_at,
+            new_session_id(user), user, transport, self._deps, self._settings, token_expires_at=expires_at
         )
         svc.count("sessions_opened")
         await run_session(session, transport)
