@@ -256,3 +256,52 @@ async def test_a_client_that_pings_but_never_reads_is_dropped_once_its_outbox_ov
                 await trio.sleep(0.1)
     finally:
         await api.http.aclose()
+
+
+async def test_a_websocket_over_http2_is_refused_with_400(api: Api, server: Server) -> None:
+    """RFC 8441: one HTTP/2 connection carries many streams, so there is no socket to take over."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+
+    account = await api.account()
+    stream = await trio.open_tcp_stream("127.0.0.1", server.running.port)
+    h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    h2c.initiate_connection()  # prior knowledge: Hypercorn recognises the HTTP/2 preface
+    await stream.send_all(h2c.data_to_send())
+
+    async def events_until(done: type) -> list[Any]:
+        seen: list[Any] = []
+        with trio.fail_after(5):
+            while not any(isinstance(e, done) for e in seen):
+                data = await stream.receive_some(65536)
+                assert data, "the server closed the HTTP/2 connection"
+                seen += h2c.receive_data(data)
+                await stream.send_all(h2c.data_to_send())
+        return seen
+
+    settings = await events_until(h2.events.RemoteSettingsChanged)
+    assert any(  # the server offers extended CONNECT, so the refusal is ours, not a missing feature
+        h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL in e.changed_settings
+        for e in settings
+        if isinstance(e, h2.events.RemoteSettingsChanged)
+    )
+    h2c.send_headers(
+        1,
+        [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", f"/ws?token={account.token}"),
+            (":authority", "127.0.0.1"),
+            ("sec-websocket-version", "13"),
+        ],
+    )
+    await stream.send_all(h2c.data_to_send())
+    events = await events_until(h2.events.StreamEnded)
+    status = next(dict(e.headers)[b":status"] for e in events if isinstance(e, h2.events.ResponseReceived))
+    body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived))
+    assert status == b"400"
+    assert json.loads(body)["error"]["code"] == "bad_request"
+    await stream.aclose()
