@@ -56,7 +56,8 @@ async def run(users: int, rounds: int) -> None:
                         if (await http.get("/healthz")).status_code == 200:
                             break
                     except httpx.TransportError:
-                        await trio.sleep(0.1)
+                        pass
+                    await trio.sleep(0.1)  # also after a 503: the server is still starting
             names = [f"bench{i}" for i in range(users)]
             limiter = trio.CapacityLimiter(8)
 
