@@ -18,10 +18,11 @@ Contract:
 * **Closing**: the client leaving ends the session; so does a close requested
   by another actor (1013 too slow, 1001 shutdown) or the token expiring
   (4401, a deadline on the session's cancel scope). On the way out the
-  session leaves every room it joined and unregisters, shielded from
-  cancellation and bounded in time; the close frame may wait behind a write
-  to a slow socket for up to ``close_timeout``, after which the connection
-  is dropped.
+  session sends its close frame, leaves every room it joined and
+  unregisters, then waits briefly for the client's close frame, all
+  shielded from cancellation and bounded in time; the close frame may wait
+  behind a write to a slow socket for up to ``close_timeout``, after which
+  the connection is dropped.
 * **Failure policy**: an exception is logged once as ``crashed`` with its
   traceback and the socket is closed with 1011; nothing else is affected.
 """
@@ -53,7 +54,7 @@ from actors.frames import (
     parse_command,
     with_ref,
 )
-from actors.handle import CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, SessionHandle
+from actors.handle import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, SessionHandle
 from actors.logs import supervision_event
 from actors.messages import (
     JoinRoom,
@@ -95,7 +96,17 @@ class Transport(Protocol):
         """Write all of ``data``, waiting for the socket as long as it takes."""
         ...
 
-    async def close(self, code: int, reason: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None:
+        """:meth:`send_close`, then :meth:`await_close_reply`."""
+        ...
+
+    async def send_close(self, code: int, reason: str) -> None:
+        """Send the close frame; frames queued after it are dropped, never written."""
+        ...
+
+    async def await_close_reply(self) -> None:
+        """Wait briefly for the client to answer the close frame (or go)."""
+        ...
 
     def abort(self) -> None:
         """Drop the connection without a close frame (the client stopped reading)."""
@@ -175,6 +186,7 @@ class Session:
 
     async def run(self) -> None:
         await self._deps.registry.tell(RegisterSession(self.handle))
+        stopped_from_outside = False
         try:
             with self._scope:
                 if self._expires_at is not None:
@@ -184,14 +196,29 @@ class Session:
                 if trio.current_time() >= self._scope.deadline:
                     self.close_code = CLOSE_TOKEN_EXPIRED
                     self.close_reason = "token expired: log in again and reconnect"
+        except trio.Cancelled:
+            # Cancelled from outside: the server is stopping without having asked
+            # this session to close (it registered too late to be asked, or the
+            # shutdown ran out of time). The client still gets its 1001.
+            stopped_from_outside = True
+            if self.close_code is None:
+                self.close_code, self.close_reason = CLOSE_GOING_AWAY, "server shutting down"
+            raise
         finally:
-            with trio.move_on_after(self._settings.cleanup_timeout, shield=True):
-                await self._leave_everything()
+            # The close frame goes first: a client is told at once why it is
+            # closed (at shutdown every session is, while the rooms are busy
+            # with everyone's departure), and leaving the rooms overlaps with
+            # the client's answer being on its way.
             if self.close_code is not None:
                 with trio.move_on_after(self._settings.close_timeout, shield=True) as waited:
-                    await self._transport.close(self.close_code, self.close_reason)
+                    await self._transport.send_close(self.close_code, self.close_reason)
                 if waited.cancelled_caught:
                     self._transport.abort()
+            with trio.move_on_after(self._settings.cleanup_timeout, shield=True):
+                await self._leave_everything()
+            if self.close_code is not None and not stopped_from_outside:
+                with trio.CancelScope(shield=True):
+                    await self._transport.await_close_reply()
 
     async def _leave_everything(self) -> None:
         self._outbox_send.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -145,3 +146,122 @@ async def test_create_user_makes_an_account_that_can_log_in(
     async with httpx.AsyncClient(base_url=server.http) as http:
         r = await http.post("/api/v1/login", json={"username": "Operator", "password": "long enough"})
         assert r.status_code == 200, r.text
+
+
+def _masked(payload: bytes, opcode: int = 0x1) -> bytes:
+    mask = b"\x0f\xf0\x55\xaa"
+    assert len(payload) < 126
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked
+
+
+class LoadedMember:
+    """A client in a busy room that falls behind, as a loaded client does, and closes as RFC 6455 says.
+
+    It reads nothing until ``reading`` is set, then reads slowly. Only frame
+    headers are parsed (server frames are never masked). When the server's
+    close frame arrives, the member stops sending, answers with its own
+    close frame, and reads on to the end of the stream.
+    """
+
+    def __init__(self, stream: trio.SocketStream, reading: trio.Event) -> None:
+        self.stream = stream
+        self.reading = reading
+        self.close_code: int | None = None
+        self.sending = trio.Lock()
+
+    async def read_to_the_end(self) -> None:
+        buffer = bytearray()
+        await self.reading.wait()
+        try:
+            while data := await self.stream.receive_some(8192):
+                await trio.sleep(0.005)  # slower than the room: the server's buffers fill up
+                buffer += data
+                while len(buffer) >= 2:
+                    size, start = buffer[1] & 0x7F, 2
+                    if size == 126:
+                        size, start = int.from_bytes(buffer[2:4], "big"), 4
+                    elif size == 127:
+                        size, start = int.from_bytes(buffer[2:10], "big"), 10
+                    if len(buffer) < start + size:
+                        break
+                    if buffer[0] & 0x0F == 0x8 and self.close_code is None:
+                        self.close_code = int.from_bytes(buffer[start : start + 2], "big")
+                        async with self.sending:
+                            await self.stream.send_all(_masked(buffer[start : start + 2], opcode=0x8))
+                    del buffer[: start + size]
+        except trio.BrokenResourceError:
+            pass  # reset after the server gave up waiting: what was read before it stands
+
+    async def keep_posting(self) -> None:
+        post = b"".join(
+            _masked(json.dumps({"type": "group", "room_id": "lobby", "content": f"m{n}"}).encode())
+            for n in range(20)
+        )
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            while self.close_code is None:
+                async with self.sending:
+                    if self.close_code is None:
+                        await self.stream.send_all(post)
+                await trio.sleep(0.005)
+
+
+async def test_sigterm_under_write_load_gives_every_session_1001(tmp_path: Path) -> None:
+    """Every client gets the 1001 close frame, even with megabytes of the room's traffic ahead of it."""
+    port = _free_port()
+    env = _env(
+        tmp_path,
+        CHAT_PORT=str(port),
+        CHAT_DB_URL=f"sqlite://{tmp_path}/x.sqlite3",
+        CHAT_RATE_LIMIT="false",
+        CHAT_SESSION_OUTBOX="1000000",  # this test is about closing, not about 1013
+    )
+    proc = subprocess.Popen(COMMAND, env=env, stderr=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            with trio.fail_after(30):
+                while True:
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await trio.sleep(0.1)
+            tokens = []
+            for n in range(30):
+                creds = {"username": f"member{n}", "password": "long enough"}
+                await http.post("/api/v1/register", json=creds)
+                tokens.append((await http.post("/api/v1/login", json=creds)).json()["token"])
+        members = []
+        reading = trio.Event()
+        for token in tokens:
+            sock = trio.socket.socket()
+            # A big receive buffer, as a busy client's grows to: megabytes of the room's
+            # traffic wait in it, ahead of the close frame, when the server stops.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            await sock.connect(("127.0.0.1", port))
+            stream = trio.SocketStream(sock)
+            await stream.send_all(
+                f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            response = b""
+            while b"\r\n\r\n" not in response:
+                response += await stream.receive_some(1)  # up to the 101's end, and not a byte more
+            assert response.startswith(b"HTTP/1.1 101"), response
+            await stream.send_all(_masked(b'{"type":"join","room_id":"lobby"}'))
+            members.append(LoadedMember(stream, reading))
+        async with trio.open_nursery() as nursery:
+            for member in members:
+                nursery.start_soon(member.read_to_the_end)
+            for member in members[:15]:
+                nursery.start_soon(member.keep_posting)
+            await trio.sleep(1.5)  # the room under load, and nobody reading
+            proc.send_signal(signal.SIGTERM)
+            reading.set()
+        assert [m.close_code for m in members] == [1001] * len(members)
+        assert await trio.to_thread.run_sync(lambda: proc.wait(timeout=10)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

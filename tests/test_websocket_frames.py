@@ -183,6 +183,42 @@ async def test_the_server_keeps_serving_after_refusing_a_client(
     assert json.loads((await other.next_event()).data) == {"type": "pong"}
 
 
+CLOSING_SEQUENCES = {
+    "a close frame (1000)": (client_frame(CLOSE, (1000).to_bytes(2, "big")), 1000),
+    "invalid UTF-8": (client_frame(TEXT, b"\xff"), 1007),
+    "an unmasked frame": (client_frame(TEXT, b"{}", masked=False), 1002),
+    "a frame over the limit": (client_frame(TEXT, b"x" * 70_000), 1009),
+}
+
+
+@pytest.mark.parametrize("data, code", CLOSING_SEQUENCES.values(), ids=CLOSING_SEQUENCES.keys())
+async def test_a_command_right_before_the_close_never_costs_the_close_frame(
+    api: Api, server: Server, data: bytes, code: int
+) -> None:
+    """RFC 6455 5.5.1: a close is answered, even while the reply to the command before it is written.
+
+    The reply and the close arrive in one segment; the writer flushing the
+    reply must not end the session before its close frame is out.
+    """
+    account = await api.account()
+    for _ in range(300):
+        raw = await RawClient.open(server, account)
+        await raw.send(client_frame(TEXT, b'{"type":"ping"}') + data)
+        assert (await raw.expect_close()).code == code
+        await raw.stream.aclose()
+
+
+async def test_a_server_stopped_without_asking_its_sessions_still_sends_1001(config: Config) -> None:
+    """A session the shutdown did not reach (cancelled from outside) tells its client why it goes."""
+    async with trio.open_nursery() as server_nursery:
+        server = await start_server(server_nursery, config)
+        api = Api(server)
+        raw = await RawClient.open(server, await api.account())
+        await api.http.aclose()
+        server_nursery.cancel_scope.cancel()
+    assert (await raw.expect_close()).code == 1001
+
+
 # The reader alone, without a socket ------------------------------------------
 
 

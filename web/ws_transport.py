@@ -19,12 +19,23 @@ connection's task closes TCP. A frame the server must refuse gets its close
 code (1002, 1007, 1009), then an end-of-stream, so the client reads the close
 frame before the connection goes; a client silent for the idle timeout
 (no frame, no pong) is dropped without one, as it has stopped answering.
+
+Once a close has begun (ours, or the client's being answered), the data
+frames still queued for the client are dropped rather than written: nothing
+may follow our close frame, and a client that closed wants nothing more.
+Dropping them, rather than failing the writer's write, is what keeps the
+close frame itself from being lost: a failed write ends the session, and an
+ending session would abandon the close frame on its way out. The close
+frame itself is written under a shield, bounded in time, for the same reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import struct
+import termios
 
 import trio
 
@@ -34,9 +45,12 @@ from web.ws_frames import Close, FrameReader, Ping, Pong, ProtocolError, close_f
 
 READ_SIZE = 65536
 CLOSE_REPLY_TIMEOUT = 2.0
-"""How long the server waits for the client's close frame (or end of stream) after sending its own.
+"""How long the server waits for the client's close frame (or end of stream) after sending its own,
+counted from the last time the client was seen reading.
 
 Short, because a server shutting down waits for it too."""
+CLOSE_LINGER_MAX = 10.0
+"""The longest the server waits for a client that keeps reading but has not answered the close yet."""
 
 
 class WebSocketTransport:
@@ -47,6 +61,7 @@ class WebSocketTransport:
         "_idle",
         "_lock",
         "_owed",
+        "_peer_closed",
         "_reader",
         "_socket",
         "_stream",
@@ -64,6 +79,7 @@ class WebSocketTransport:
         self._owed: trio.Event | None = None  # set while a frame is partly on the wire
         self._closing = False  # our close frame is out (or going): no more data frames
         self._gone = False  # the connection is dead: nothing more can be read or written
+        self._peer_closed = False  # the client's close frame (or its end of stream) has arrived
 
     # reading: the session's task -------------------------------------------
 
@@ -82,6 +98,7 @@ class WebSocketTransport:
             elif isinstance(event, Ping):
                 await self._send_control(pong_frame(event.payload))
             elif isinstance(event, Close):
+                self._peer_closed = True
                 await self._answer_close(event)
                 raise TransportClosed("client closed the connection")
             else:
@@ -100,7 +117,7 @@ class WebSocketTransport:
             self.abort()
             raise TransportClosed(f"nothing received for {self._idle:g} s: connection dropped")
         if not data:
-            self._gone = True
+            self._gone = self._peer_closed = True
             raise TransportClosed("client disconnected")
         return data
 
@@ -109,7 +126,9 @@ class WebSocketTransport:
         if self._closing:
             return  # it answered ours
         self._closing = True
-        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
+        # Shielded: RFC 6455 5.5.1 says a close MUST be answered, even when the
+        # session is asked to end (1013, shutdown) while the answer is being written.
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT, shield=True):
             await self._send_control(close_frame(event.code))
 
     async def _refuse(self, error: ProtocolError) -> None:
@@ -117,26 +136,28 @@ class WebSocketTransport:
         if self._closing:
             return
         self._closing = True
-        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT, shield=True):
             await self._send_control(close_frame(error.code, error.reason))
-            if self._gone:
-                return
-            gone = (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError)
-            with contextlib.suppress(*gone):
-                send_eof = getattr(self._stream, "send_eof", None)
-                if send_eof is not None:
-                    async with self._lock:
-                        await send_eof()
-                # Read out what the client still sends: closing a socket with unread
-                # bytes resets it, which could lose the close frame on its way.
-                while await self._stream.receive_some(READ_SIZE):
-                    pass
+        if self._gone:
+            return
+        gone = (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError)
+        with trio.move_on_after(CLOSE_REPLY_TIMEOUT), contextlib.suppress(*gone):
+            send_eof = getattr(self._stream, "send_eof", None)
+            if send_eof is not None:
+                async with self._lock:
+                    await send_eof()
+            # Read out what the client still sends: closing a socket with unread
+            # bytes resets it, which could lose the close frame on its way.
+            while await self._stream.receive_some(READ_SIZE):
+                pass
 
     # writing ------------------------------------------------------------------
 
     def write_now(self, data: bytes) -> int:
-        if self._closing or self._gone:
-            raise TransportClosed("the connection is closing")
+        if self._gone:
+            raise TransportClosed("client disconnected")
+        if self._closing:
+            return len(data)  # dropped: see the module docstring
         if self._owed is not None or self._fd < 0 or self._lock.locked():
             return 0
         try:
@@ -149,8 +170,10 @@ class WebSocketTransport:
 
     async def send(self, data: bytes) -> None:
         """Write ``data`` in full, shielded: a frame once started is finished."""
-        if self._gone or (self._closing and self._owed is None):
-            raise TransportClosed("the connection is closing")
+        if self._gone:
+            raise TransportClosed("client disconnected")
+        if self._closing and self._owed is None:
+            return  # dropped: see the module docstring
         with trio.CancelScope(shield=True):
             async with self._lock:
                 try:
@@ -185,24 +208,61 @@ class WebSocketTransport:
                 return
 
     async def close(self, code: int, reason: str) -> None:
-        """Send our close frame, then wait briefly for the client's; the connection's task then ends TCP."""
+        """Send our close frame (unless one is out already), then wait briefly for the client's."""
+        await self.send_close(code, reason)
+        await self.await_close_reply()
+
+    async def send_close(self, code: int, reason: str) -> None:
+        """Send our close frame once it no longer cuts into a frame; nothing is written after it."""
         if self._closing or self._gone:
             return
         self._closing = True
         await self._send_control(close_frame(code, reason))
-        with trio.move_on_after(CLOSE_REPLY_TIMEOUT):
-            while not self._gone:
+
+    async def await_close_reply(self) -> None:
+        """Read and discard until the client's close frame or its end of stream.
+
+        The client answers once it has read everything sent before our close
+        frame, which under load can be megabytes still in the kernel's
+        buffers. So the wait is :data:`CLOSE_REPLY_TIMEOUT` from the last
+        sign that the client is reading (bytes leaving our socket's send
+        queue), and :data:`CLOSE_LINGER_MAX` at most. Closing earlier, with
+        the client's bytes unread, would make the kernel reset the connection
+        and throw away the close frame still queued in it.
+        """
+        with trio.move_on_after(CLOSE_LINGER_MAX):
+            unsent = self._unsent()
+            while not (self._gone or self._peer_closed):
+                with trio.move_on_after(CLOSE_REPLY_TIMEOUT) as waited:
+                    await self._read_until_close()
+                if not waited.cancelled_caught:
+                    return
+                before, unsent = unsent, self._unsent()
+                if unsent == 0 or unsent >= before:
+                    return  # all of it is out (or none of it moves) and still no answer
+
+    async def _read_until_close(self) -> None:
+        while not (self._gone or self._peer_closed):
+            try:
+                event = self._reader.next_event()
+            except ProtocolError:
+                return
+            if isinstance(event, Close):
+                self._peer_closed = True
+            elif event is None:
                 try:
-                    event = self._reader.next_event()
-                except ProtocolError:
+                    self._reader.feed(await self._read())
+                except TransportClosed:
                     return
-                if isinstance(event, Close):
-                    return
-                if event is None:
-                    try:
-                        self._reader.feed(await self._read())
-                    except TransportClosed:
-                        return
+
+    def _unsent(self) -> int:
+        """Bytes written to the socket that the client has not yet acknowledged (0 when unknown)."""
+        if self._fd < 0 or self._gone:
+            return 0
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]  # type: ignore[no-any-return]
+        except OSError:
+            return 0
 
     def abort(self) -> None:
         """Drop the connection at once, failing any write that waits on it."""
