@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import unicodedata
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -22,11 +21,15 @@ from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Max
+from tortoise.transactions import in_transaction
 
 from actors.logs import supervision_event
 from storage.bridge import AsyncioBridge, open_bridge
 from storage.interface import RoomInfo, StoredMessage, User
 from storage.models import MessageRow, RoomRow, UserRow
+from storage.private_files import private_directory, private_file, tighten
+from storage.usernames import login_key, login_keys, rekey_users
+from storage.usernames import username_key as username_key  # the one comparison key, re-exported
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,12 @@ class UsernameTaken(Exception):
     pass
 
 
-def username_key(username: str) -> str:
-    """The form in which two usernames are compared for uniqueness."""
-    return unicodedata.normalize("NFC", username).casefold()
+class RoomQuotaReached(Exception):
+    """The account has already created as many rooms as its quota allows."""
+
+    def __init__(self, quota: int) -> None:
+        super().__init__(f"quota of {quota} rooms reached")
+        self.quota = quota
 
 
 def conversation_key(a: str, b: str) -> str:
@@ -101,12 +107,14 @@ class Database:
         return user
 
     async def find_login(self, username: str) -> tuple[User, str] | None:
-        """The user and password hash for a login name, or None."""
+        """The user and password hash for a login name, or None (``storage.usernames.login_key``)."""
+        keys = list(login_keys(username))
 
-        async def query() -> UserRow | None:
-            return await UserRow.filter(username_key=username_key(username)).first()
+        async def query() -> list[UserRow]:
+            return await UserRow.filter(username_key__in=keys)
 
-        row = await self._bridge.call(query)
+        rows = {row.username_key: row for row in await self._bridge.call(query)}
+        row = rows.get(login_key(username, {key: r.username for key, r in rows.items()}) or "")
         if row is None:
             return None
         return User(row.id, row.username), row.password_hash
@@ -257,6 +265,7 @@ async def _init_schema(db_url: str) -> Any:
                 "ALTER TABLE users MODIFY username_key VARCHAR(128) "
                 "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
             )
+        await rekey_users()
     return context
 
 

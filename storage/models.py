@@ -9,8 +9,8 @@ from tortoise.models import Model
 class UserRow(Model):
     id = fields.CharField(max_length=32, primary_key=True)
     username = fields.CharField(max_length=32)
-    # NFC-normalised, case-folded form: uniqueness is judged on this, identically on
-    # SQLite and MariaDB (whose default collations would otherwise disagree).
+    # storage.usernames.username_key (PRECIS UsernameCaseMapped): uniqueness is judged on
+    # this, identically on SQLite and MariaDB (whose default collations would otherwise disagree).
     username_key = fields.CharField(max_length=128, unique=True)
     password_hash = fields.CharField(max_length=255)
     created_at = fields.BigIntField()

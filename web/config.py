@@ -4,17 +4,24 @@ Every setting has one line in :data:`SETTINGS`: where it lives in the TOML
 file, the environment variable that overrides it (if any), how to parse it and
 what it must satisfy. An invalid value is a :class:`ConfigError` whose message
 names the key, the source and what is expected; ``chat-server`` prints it as
-one line and exits with status 2.
+one line and exits with status 2. The value itself is echoed too, except for
+secrets: the JWT secret is never shown, a database URL only with its password
+replaced by ``***`` (a parser's ``shown`` attribute says how).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from web.client_address import Network, parse_networks
+from web.validation import room_name_problem
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
@@ -231,6 +238,9 @@ def _rooms(data: Mapping[str, Any]) -> tuple[RoomSeed, ...]:
             raise ConfigError(
                 f"config error: rooms[{i}]: expected id (1..64 characters) and name (1..64 characters, not blank)"
             )
+        problem = room_name_problem(name)  # the rule POST /rooms applies
+        if problem is not None:
+            raise ConfigError(f"config error: rooms[{i}]: {problem}")
         seeds.append(RoomSeed(rid, name))
     return tuple(seeds)
 

@@ -2,7 +2,7 @@
 
 For the first account of a closed deployment, or a user locked out by the
 login throttle's address limit. The same rules as ``POST /register`` apply
-(username and password validation, uniqueness after case folding, argon2id),
+(username and password validation, uniqueness on ``username_key``, argon2id),
 against the database the configuration names; the server may be running.
 
 The password is read from the terminal without echo (asked twice), or as
