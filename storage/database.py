@@ -63,13 +63,27 @@ def describe_db_url(db_url: str) -> str:
 
 
 def prepare_sqlite_path(db_url: str) -> None:
-    """Create the folder that will hold an SQLite file, so a fresh clone just works."""
+    """Make the SQLite file private before Tortoise opens it, so a fresh clone just works.
+
+    A missing folder is created 0700; an existing one is left as it is (it
+    may be a shared folder the operator chose). The database file is created
+    empty with mode 0600, or tightened to it, and so are a ``-wal``, ``-shm``
+    or ``-journal`` file left by an earlier run: SQLite gives the ones it
+    creates the database file's permission bits. The path is read the way
+    Tortoise reads it (``netloc + path``, without the query string).
+    """
     parts = urlsplit(db_url)
     if parts.scheme != "sqlite":
         return
-    path = db_url[len("sqlite://") :]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    name = parts.netloc + parts.path
+    if not name or name == ":memory:":
+        return
+    path = Path(name)
+    if not path.parent.exists():
+        private_directory(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix))
 
 
 class Database:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import dataclass
 
+import h11
 import jwt
 import pytest
 import trio
@@ -179,6 +181,113 @@ async def test_foreign_browser_origin_is_refused_with_403(
     ws = await connect_websocket_url(nursery, url, extra_headers=[(b"Origin", own)])
     await ws.send_message('{"type":"ping"}')
     assert json.loads(await ws.get_message()) == {"type": "pong"}
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error_code(self) -> object:
+        return json.loads(self.body)["error"]["code"]
+
+
+async def raw_handshake(
+    port: int, target: str, headers: list[tuple[str, str]], *, host: str = ""
+) -> RawAnswer:
+    """A WebSocket handshake written by hand over TCP, so that any header can be wrong; the answer's head and body."""
+    client = h11.Connection(h11.CLIENT)
+    request = h11.Request(
+        method="GET",
+        target=target,
+        headers=[
+            ("Host", host or f"127.0.0.1:{port}"),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            *headers,
+        ],
+    )
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(client.send(request) + client.send(h11.EndOfMessage()))
+        answer = RawAnswer(0, {}, b"")
+        with trio.fail_after(5):
+            while True:
+                event = client.next_event()
+                if event is h11.NEED_DATA:
+                    client.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response | h11.InformationalResponse):
+                    answer.status = event.status_code
+                    answer.headers = {k.decode().lower(): v.decode() for k, v in event.headers}
+                    if event.status_code == 101:
+                        return answer
+                elif isinstance(event, h11.Data):
+                    answer.body += event.data
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    return answer
+
+
+NONCE = base64.b64encode(b"0123456789abcdef").decode()
+
+
+async def test_a_key_that_is_not_16_bytes_of_base64_is_refused_with_400_before_any_upgrade(
+    api: Api, server: Server
+) -> None:
+    token = (await api.account()).token
+    target, port = f"/ws?token={token}", server.running.port
+    keys = {
+        "missing": [],
+        "not base64": [("Sec-WebSocket-Key", "not a base64 nonce!!")],
+        "15 bytes": [("Sec-WebSocket-Key", base64.b64encode(b"x" * 15).decode())],
+        "17 bytes": [("Sec-WebSocket-Key", base64.b64encode(b"x" * 17).decode())],
+        "padding left out": [("Sec-WebSocket-Key", NONCE.rstrip("="))],
+        "stray bits": [("Sec-WebSocket-Key", NONCE[:21] + "x==")],
+        "empty": [("Sec-WebSocket-Key", "")],
+    }
+    for name, headers in keys.items():
+        answer = await raw_handshake(port, target, headers)
+        assert answer.status == 400, name
+        assert answer.error_code() == "bad_request", name
+        assert "upgrade" not in answer.headers and "sec-websocket-accept" not in answer.headers, name
+    accepted = await raw_handshake(port, target, [("Sec-WebSocket-Key", NONCE)])
+    assert accepted.status == 101
+
+
+async def test_the_host_header_does_not_make_an_origin_the_servers_own(api: Api, server: Server) -> None:
+    """A page on evil.example that also writes ``Host: evil.example`` is still a foreign origin."""
+    token = (await api.account()).token
+    target, port = f"/ws?token={token}", server.running.port
+    key = ("Sec-WebSocket-Key", NONCE)
+    forged = await raw_handshake(port, target, [key, ("Origin", "http://evil.example")], host="evil.example")
+    assert forged.status == 403 and forged.error_code() == "forbidden"
+    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"HTTP://LOCALHOST:{port}/"):
+        answer = await raw_handshake(port, target, [key, ("Origin", own)], host="evil.example")
+        assert answer.status == 101, own
+    other_port = await raw_handshake(port, target, [key, ("Origin", f"http://127.0.0.1:{port + 1}")])
+    assert other_port.status == 403
+
+
+async def test_a_public_origin_replaces_the_origins_of_the_socket(
+    api: Api, config: Config, nursery: trio.Nursery
+) -> None:
+    public = await start_server(
+        nursery,
+        with_config(config, public_origin="https://chat.example.org", allowed_origins=("https://b.example",)),
+    )
+    token = (await Api(public).account()).token
+    target, port = f"/ws?token={token}", public.running.port
+    key = ("Sec-WebSocket-Key", NONCE)
+    for origin, status in {
+        "https://chat.example.org": 101,
+        "https://b.example": 101,
+        f"http://127.0.0.1:{port}": 403,
+        "http://chat.example.org": 403,
+    }.items():
+        answer = await raw_handshake(port, target, [key, ("Origin", origin)], host="chat.example.org")
+        assert answer.status == status, origin
+    public.stop.set()
 
 
 async def test_failed_logins_are_throttled_with_retry_after(api: Api) -> None:

@@ -217,6 +217,7 @@ class Person:
     username: str
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    policy_violations: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, browser: Browser, base_url: str, username: str) -> Person:
@@ -227,8 +228,14 @@ class Person:
         # An alert() is exactly what an injected onerror handler would call.
         page.on("dialog", person._on_dialog)
         page.on("pageerror", lambda error: person.page_errors.append(str(error)))
+        # Chromium reports what the Content-Security-Policy blocked on the console.
+        page.on("console", person._on_console)
         page.goto(base_url + "/")
         return person
+
+    def _on_console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.policy_violations.append(message.text)
 
     def _on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -286,6 +293,7 @@ class Person:
     def assert_nothing_ran(self) -> None:
         assert self.dialogs == [], f"{self.username}'s page opened dialogs: {self.dialogs}"
         assert self.page_errors == [], f"{self.username}'s page threw: {self.page_errors}"
+        assert self.policy_violations == [], f"{self.username}'s page broke its CSP: {self.policy_violations}"
 
 
 @pytest.fixture

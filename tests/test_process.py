@@ -52,6 +52,35 @@ def test_an_invalid_setting_stops_start_up_with_one_line_and_status_2(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "named", "shown"),
+    [
+        ("CHAT_JWT_SECRET", "hunter2-is-too-short", "auth.jwt_secret (from CHAT_JWT_SECRET)", "20 bytes"),
+        (
+            "CHAT_DB_URL",
+            "postgres://chat:hunter2@db.example:5432/chat",
+            "storage.db_url (from CHAT_DB_URL)",
+            "postgres://chat:***@db.example:5432/chat",
+        ),
+        (
+            "CHAT_DB_URL",
+            "mysql//chat:hun/ter@2@db.example/chat?password=hunter2",
+            "storage.db_url (from CHAT_DB_URL)",
+            "mysql//chat:***@db.example/chat?password=***",
+        ),
+    ],
+)
+def test_a_refused_secret_is_named_but_its_value_never_printed(
+    tmp_path: Path, variable: str, value: str, named: str, shown: str
+) -> None:
+    result = subprocess.run(
+        COMMAND, env=_env(tmp_path, **{variable: value}), capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert named in result.stderr and "expected" in result.stderr and shown in result.stderr, result.stderr
+    assert "hunter2" not in result.stderr and "hun/ter" not in result.stderr
+
+
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[logging]\nformat = "json"\n')
@@ -116,6 +145,51 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> 
     session_lines = [x for x in lines if str(x.get("actor", "")).startswith("session:")]
     assert session_lines and all({"actor", "event", "parent", "reason"} <= x.keys() for x in session_lines)
     assert token not in stderr
+
+
+async def test_debug_logging_never_writes_credentials_or_messages(tmp_path: Path) -> None:
+    """At CHAT_LOG_LEVEL=debug the libraries under us (hpack, tortoise, aiosqlite...) stay at INFO."""
+    from trio_websocket import open_websocket_url
+
+    port = _free_port()
+    env = _env(
+        tmp_path, CHAT_PORT=str(port), CHAT_DB_URL=f"sqlite://{tmp_path}/x.sqlite3", CHAT_LOG_LEVEL="debug"
+    )
+    password, content = "debug-password-1", "debug-content-Q7"
+    proc = subprocess.Popen(COMMAND, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            with trio.fail_after(30):
+                while True:
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await trio.sleep(0.1)
+            creds = {"username": "debugger", "password": password}
+            assert (await http.post("/api/v1/register", json=creds)).status_code == 201
+            token = (await http.post("/api/v1/login", json=creds)).json()["token"]
+        # HTTP/2 (prior knowledge): its headers, Authorization included, go through hpack.
+        async with httpx.AsyncClient(base_url=base, http1=False, http2=True, timeout=5) as h2:
+            me = await h2.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200 and me.http_version == "HTTP/2"
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+            await ws.send_message('{"type":"join","room_id":"lobby"}')
+            await ws.send_message(json.dumps({"type": "group", "room_id": "lobby", "content": content}))
+            with trio.fail_after(5):
+                while json.loads(await ws.get_message()).get("type") != "group":
+                    pass
+        proc.send_signal(signal.SIGTERM)
+        assert await trio.to_thread.run_sync(lambda: proc.wait(timeout=10)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stderr = proc.stderr.read() if proc.stderr else ""
+    assert "listening on" in stderr
+    for secret in (token, token.split(".")[2], "$argon2id$", password, content):
+        assert secret not in stderr, f"{secret!r} is in the log"
 
 
 async def test_create_user_makes_an_account_that_can_log_in(

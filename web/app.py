@@ -1,32 +1,42 @@
-"""The Quart-Trio application: routes only; the actors run under the composition root."""
+"""The Quart-Trio application: routes only; the actors run under the composition root.
+
+Both apps send the security headers of :mod:`web.browser_policy` on every
+response, and neither ever redirects: Werkzeug builds the ``Location`` of
+its slash-merging redirect (``//api`` to ``/api``) from the ``Host`` header,
+which any client writes, so merging is off and such a path is a 404.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from quart import Response, jsonify, send_file
+from quart import Response, jsonify, request, send_file
 from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from web.accounts_api import accounts
 from web.api import api
+from web.auth import BODY_MAX
+from web.browser_policy import SecurityHeaders
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
 from web.metrics import metrics_response
 from web.services import Services, services
 from web.ws import ChatSocketEndpoint
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY = 64 * 1024
 
 
 def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     """The HTTP app with ``/ws`` in front of it."""
     app = QuartTrio(__name__, static_folder=str(STATIC), static_url_path="/static")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    _no_redirects(app)
+    app.config["MAX_CONTENT_LENGTH"] = BODY_MAX
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["chat"] = svc
+    app.register_blueprint(accounts)
     app.register_blueprint(api)
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(HTTPException, http_exception_response)
@@ -46,19 +56,31 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
 
         @app.get("/metrics")
         async def metrics() -> Response:
-            return metrics_response(services())
+            return metrics_response(services(), request.headers.get("Accept"))
 
-    app.asgi_app = ChatSocketEndpoint(app.asgi_app, svc)  # type: ignore[method-assign, assignment]
+    endpoint = ChatSocketEndpoint(app.asgi_app, svc)
+    app.asgi_app = SecurityHeaders(endpoint, svc.config.public_origin)  # type: ignore[method-assign, assignment]
     return app
+
+
+def _no_redirects(app: QuartTrio) -> None:
+    """Routing answers 404 where it would redirect to a URL made from ``Host``.
+
+    The other redirect Werkzeug knows, adding the slash a rule ends with,
+    cannot happen: no rule but ``/`` ends with one.
+    """
+    app.url_map.merge_slashes = False
 
 
 def create_metrics_app(svc: Services) -> QuartTrio:
     """A second app holding only /metrics, for ``metrics_port``."""
     app = QuartTrio(__name__)
+    _no_redirects(app)
     app.extensions["chat"] = svc
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return metrics_response(svc)
+        return metrics_response(svc, request.headers.get("Accept"))
 
+    app.asgi_app = SecurityHeaders(app.asgi_app, svc.config.public_origin)  # type: ignore[method-assign, assignment]
     return app

@@ -42,6 +42,8 @@ class Config:
     port: int = 8000
     metrics_port: int | None = None
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
+    public_origin: str | None = None
     access_log: bool = False
     data_dir: Path = Path("data")
     db_url: str = "sqlite://data/chat.sqlite3"
@@ -126,6 +128,27 @@ def _db_url(value: Any) -> str:
 _db_url.expected = "a URL starting with sqlite:// or mysql://"  # type: ignore[attr-defined]
 
 
+def _without_password(value: Any) -> str:
+    """A database URL as given, with the password of its user part and any ``password=`` replaced.
+
+    Everything between ``://`` and the last ``@`` is taken as the user part,
+    so a password holding ``/`` or ``@`` is hidden whole; hiding too much is
+    the safe way to be wrong.
+    """
+    if not isinstance(value, str):
+        return f"a value of type {type(value).__name__}"
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = userinfo.split(":", 1)[0] + ":***@" + host
+    return repr(scheme + sep + re.sub(r"(?i)(pass(?:word|wd)?=)[^&#]*", r"\1***", rest))
+
+
+_db_url.shown = _without_password  # type: ignore[attr-defined]
+
+
 def _secret(value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -135,6 +158,11 @@ def _secret(value: Any) -> str | None:
 
 
 _secret.expected = "at least 32 bytes (or empty to generate one in the data directory)"  # type: ignore[attr-defined]
+_secret.shown = lambda value: (  # type: ignore[attr-defined]
+    f"{len(value.encode())} bytes (the value is not shown)"
+    if isinstance(value, str)
+    else f"a value of type {type(value).__name__}"
+)
 
 
 def _flag(value: Any) -> bool:
@@ -159,6 +187,42 @@ def _origins(value: Any) -> tuple[str, ...]:
 _origins.expected = "a list of origins such as https://chat.example.org"  # type: ignore[attr-defined]
 
 
+def _public_origin(value: Any) -> str | None:
+    """``scheme://host[:port]`` as a browser writes it: lower case, without a default port or a path."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError
+    parts = urlsplit(value.strip())
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError
+    scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port  # .port raises ValueError
+    host = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+_public_origin.expected = "an origin such as https://chat.example.org (scheme, host and port only)"  # type: ignore[attr-defined]
+
+
+def _networks(value: Any) -> tuple[Network, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError
+    return parse_networks(value)
+
+
+_networks.expected = "a list of addresses or CIDR blocks such as 10.0.0.0/8"  # type: ignore[attr-defined]
+
+
 def _optional_port(value: Any) -> int | None:
     if value in (None, "", 0, "0"):
         return None
@@ -173,6 +237,8 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("port", "server.port", "CHAT_PORT", _int(0, 65535)),
     ("metrics_port", "server.metrics_port", "CHAT_METRICS_PORT", _optional_port),
     ("allowed_origins", "server.allowed_origins", "CHAT_ALLOWED_ORIGINS", _origins),
+    ("trusted_proxies", "server.trusted_proxies", "CHAT_TRUSTED_PROXIES", _networks),
+    ("public_origin", "server.public_origin", "CHAT_PUBLIC_ORIGIN", _public_origin),
     ("access_log", "server.access_log", "CHAT_ACCESS_LOG", _flag),
     ("shutdown_timeout", "server.shutdown_timeout", None, _float(1, 60)),
     ("data_dir", "storage.data_dir", "CHAT_DATA_DIR", lambda v: Path(_text(v))),
@@ -270,7 +336,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             values[attr] = parse(raw)
         except (ValueError, TypeError):
             expected = getattr(parse, "expected", _EXPECTED_LEVEL)
-            raise ConfigError(f"config error: {where}: expected {expected}, got {raw!r}") from None
+            shown = getattr(parse, "shown", repr)(raw)
+            raise ConfigError(f"config error: {where}: expected {expected}, got {shown}") from None
     values["rooms"] = _rooms(data)
     defaults = Config()
     if "db_url" not in values:

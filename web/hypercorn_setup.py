@@ -24,6 +24,11 @@ After the 101 the chat socket is ours:
   size limit is checked. :func:`decline_compression` replaces the extension
   that Hypercorn's handshake offers with one that declines every offer, so
   the handshake never negotiates it (and our reader refuses RSV1 frames).
+* **The key is ours to check.** Hypercorn answers a handshake without
+  ``Sec-WebSocket-Key`` with an empty 400 of its own; :func:`leave_key_to_app`
+  lets that one through to :mod:`web.ws`, which checks the key's presence and
+  shape (16 bytes of base64) together and refuses with the contract's JSON
+  ``bad_request``. Hypercorn's other handshake checks stay as they are.
 * **Timeouts.** Before the upgrade, Hypercorn's ``read_timeout`` (the idle
   timeout) bounds every read; after it, the transport applies the same
   timeout itself. Hypercorn's own ping task is off: pings come from
@@ -67,6 +72,24 @@ def decline_compression() -> None:
             "expects; check how it negotiates compression before upgrading"
         )
     ws_stream.PerMessageDeflate = _DeclinedDeflate
+
+
+class _KeyCheckedByApp(ws_stream.Handshake):
+    """Hypercorn's handshake validation, except that a missing key is the app's to refuse."""
+
+    def is_valid(self) -> bool:
+        if self.key is not None:
+            return bool(super().is_valid())
+        self.key = b""
+        try:
+            return bool(super().is_valid())
+        finally:
+            self.key = None
+
+
+def leave_key_to_app() -> None:
+    """Install :class:`_KeyCheckedByApp` where Hypercorn's WebSocket stream builds its handshake."""
+    ws_stream.Handshake = _KeyCheckedByApp  # type: ignore[misc]
 
 
 TAKEOVER = "chat.websocket.takeover"
@@ -194,6 +217,7 @@ async def _run_takeover(server: tcp_server.TCPServer, early: bytes) -> None:
 
 def hypercorn_config(config: Config, *, port: int | None = None) -> HyperConfig:
     decline_compression()
+    leave_key_to_app()
     enable_takeover()
     hc = HyperConfig()
     hc.bind = [f"{config.host}:{config.port if port is None else port}"]

@@ -36,11 +36,15 @@ from actors.writer import Writer
 from storage.database import describe_db_url, run_storage
 from storage.journal import Journal
 from storage.passwords import Passwords
+from storage.private_files import private_directory
 from web import create_user
 from web.app import create_app, create_metrics_app
+from web.client_address import ClientAddress
 from web.config import Config, ConfigError, load_config
 from web.hypercorn_setup import hypercorn_config
 from web.logging_setup import setup_logging
+from web.login_throttle import LoginLimits, LoginThrottle
+from web.metrics import register_collectors
 from web.ratelimit import SlidingWindow
 from web.services import Limits, Services
 from web.tokens import TokenService, load_or_create_secret
@@ -103,12 +107,14 @@ async def serve(
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole server until ``stop`` is set, then shut down gracefully."""
+    private_directory(config.data_dir)
     secret = load_or_create_secret(config.jwt_secret, config.data_dir)
     async with trio.open_nursery() as root:
         db = await root.start(run_storage, config.db_url)
         journal = await Journal.open(db, max_pending=config.journal_pending)
         await root.start(journal.run)
-        registry = Registry(journal, config.delivery_queue)
+        latency = DeliveryLatency()
+        registry = Registry(journal, config.delivery_queue, latency.private)
         registry_ref = await root.start(registry.run, config.registry_mailbox)
         rooms = RoomSupervisor(
             journal,
@@ -151,6 +157,12 @@ async def serve(
         settle_garbage_collector()
         svc.ready = True
         log.info("listening on %s with storage %s", url, describe_db_url(config.db_url))
+        if config.public_origin is None and config.host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning(
+                "server.public_origin is not set: browsers may open /ws only from http://<the address "
+                "they connected to>:%d; set CHAT_PUBLIC_ORIGIN to the origin users open",
+                port,
+            )
         task_status.started(Running(url, port, svc))
 
         await stop.wait()

@@ -19,6 +19,7 @@ from pathlib import Path
 import jwt
 
 from storage.interface import User
+from storage.private_files import private_directory, tighten
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,11 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
     except FileNotFoundError:
         pass
     else:
+        tighten(path)
         if len(secret.encode()) >= 32:
             return secret
         raise ValueError(f"{path} holds a secret shorter than 32 bytes; delete it or set CHAT_JWT_SECRET")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(data_dir)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -6,10 +6,12 @@ WebSocket path, goes on to Quart). Quart's WebSocket object puts each
 incoming message through a queue and a task of its own and each outgoing one
 through its own wrapper; for a chat socket that is pure per-message cost.
 
-The handshake is refused *before* any upgrade: 401 for a missing or invalid
-token, 403 for a browser ``Origin`` outside the allow-list (by default only
-the server's own origin; a handshake without ``Origin`` comes from a
-non-browser client and is allowed), 503 while the server shuts down. The
+The handshake is refused *before* any upgrade: 400 for a ``Sec-WebSocket-Key``
+that is missing or not 16 bytes of base64 (RFC 6455 4.2.1), 401 for a missing
+or invalid token, 403 for a browser ``Origin`` outside the allow-list (the
+server's own origins, never taken from ``Host``: see :mod:`web.browser_policy`;
+a handshake without ``Origin`` comes from a non-browser client and is
+allowed), 503 while the server shuts down. The
 answers are plain HTTP responses with the contract's JSON error body, sent
 through the ASGI ``websocket.http.response`` extension.
 
@@ -33,7 +35,8 @@ from urllib.parse import parse_qs
 from actors.flood import FloodSettings
 from actors.session import Session, SessionDeps, SessionSettings, new_session_id, run_session
 from storage.interface import User
-from web.api import authenticate, bearer_token
+from web.auth import authenticate, bearer_token
+from web.browser_policy import origin_key, socket_origins
 from web.errors import ApiError
 from web.hypercorn_setup import TAKEOVER, TakenConnection
 from web.services import Services
@@ -48,14 +51,16 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 PATH = "/ws"
 
 
-def origin_allowed(origin: str, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
-    origin = origin.rstrip("/")
-    if origin in allowed:
-        return True
-    if host is None:
-        return False
-    own_scheme = "https" if scheme in ("wss", "https") else "http"
-    return origin.lower() == f"{own_scheme}://{host}".lower()
+def origin_allowed(origin: str, allowed: frozenset[str], local: tuple[str, int] | None, scheme: str) -> bool:
+    """Whether a browser page at ``origin`` may open ``/ws``.
+
+    ``allowed`` holds the configured origins (``allowed_origins`` and
+    ``public_origin``); ``local`` is the server's end of the connection, whose
+    origins count too unless ``public_origin`` is set (then it is None). The
+    ``Host`` header never counts: any client can write any ``Host``.
+    """
+    key = origin_key(origin)
+    return key in allowed or key in socket_origins(local, scheme)
 
 
 class ChatSocketEndpoint:
@@ -76,6 +81,9 @@ class ChatSocketEndpoint:
             if config.rate_limit_enabled
             else None,
         )
+        public = () if config.public_origin is None else (config.public_origin,)
+        self._origins = frozenset(origin_key(o) for o in (*config.allowed_origins, *public))
+        self._origins_from_socket = config.public_origin is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or scope["path"] != PATH:
@@ -110,10 +118,16 @@ class ChatSocketEndpoint:
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
+        key = headers.get("sec-websocket-key", "")
+        try:
+            nonce = base64.b64decode(key, validate=True)
+        except ValueError:  # binascii.Error, or a non-ASCII header value
+            nonce = b""
+        if len(nonce) != 16 or base64.b64encode(nonce).decode() != key:
+            raise ApiError(400, "bad_request", "Sec-WebSocket-Key must be 16 random bytes in base64")
         origin = headers.get("origin")
-        if origin is not None and not origin_allowed(
-            origin, headers.get("host"), scope.get("scheme", "ws"), svc.config.allowed_origins
-        ):
+        local = scope.get("server") if self._origins_from_socket else None
+        if origin is not None and not origin_allowed(origin, self._origins, local, scope.get("scheme", "ws")):
             raise ApiError(403, "forbidden", "this origin may not open a WebSocket here")
         token = bearer_token(headers.get("authorization"))
         if token is None:
