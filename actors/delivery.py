@@ -10,6 +10,11 @@ messages in id order, which is the history's order.
 
 Notices that are not stored (system join/leave) go through the same queue
 with no commit to wait for, so they keep their place among the messages.
+
+A delivery that carries the time its sender's command was accepted
+(``accepted``, on the Trio clock) is timed once it has been handed to its
+receivers' outboxes: one observation per message, not per receiver. Failed
+commits are not observed: nothing was delivered.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 
 import trio
 
+from actors.latency import LatencyHistogram
 from storage.interface import Commit, CommitFailed
 
 
@@ -27,15 +33,35 @@ class Delivery:
     commit: Commit | None
     deliver: Callable[[], None]
     failed: Callable[[], None] | None = None
+    accepted: float | None = None  # trio.current_time() when the sender's command was taken
 
 
 class OrderedDelivery:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, latency: LatencyHistogram | None = None) -> None:
         self._send, self._receive = trio.open_memory_channel[Delivery](capacity)
+        self._latency = latency
+        self._unsettled = 0  # pushed, and neither delivered nor failed yet
+        self._drained = trio.Event()
 
     @property
     def depth(self) -> int:
         return self._send.statistics().current_buffer_used
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing waiting for its commit: an actor may stop without losing a delivery."""
+        return self._unsettled == 0
+
+    async def wait_idle(self) -> None:
+        """Return once everything pushed so far has been delivered (or reported failed)."""
+        if self._unsettled:
+            await self._drained.wait()
+
+    def _settled(self) -> None:
+        self._unsettled -= 1
+        if not self._unsettled:
+            self._drained.set()
+            self._drained = trio.Event()
 
     def push_nowait(self, delivery: Delivery) -> bool:
         """Queue without waiting; False when the queue is full."""
@@ -43,6 +69,7 @@ class OrderedDelivery:
             self._send.send_nowait(delivery)
         except trio.WouldBlock:
             return False
+        self._unsettled += 1
         return True
 
     async def push(self, delivery: Delivery) -> None:
@@ -63,24 +90,28 @@ class OrderedDelivery:
         at once, so their frames reach every member's outbox together and
         each member's writer wakes once and sends them in one write.
         """
-        receive = self._receive
+        receive, latency = self._receive, self._latency
         async for item in receive:
             while True:
                 if item.commit is not None and not item.commit.settled:
                     await item.commit.wait()
-                _settle(item)
+                if _settle(item) and latency is not None and item.accepted is not None:
+                    latency.observe(trio.current_time() - item.accepted)
+                self._settled()
                 try:
                     item = receive.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
 
 
-def _settle(item: Delivery) -> None:
+def _settle(item: Delivery) -> bool:
+    """Deliver, or report the failure; True when the item was delivered."""
     if item.commit is not None:
         try:
             item.commit.result()
         except CommitFailed:
             if item.failed is not None:
                 item.failed()
-            return
+            return False
     item.deliver()
+    return True

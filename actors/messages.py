@@ -8,7 +8,9 @@ overtaken by a broadcast that the same actor sends afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import trio
 
 from actors.frames import Ref
 from actors.handle import SessionHandle
@@ -42,6 +44,7 @@ class PostGroup:
     session: SessionHandle
     content: str
     ref: Ref = None
+    accepted: float = field(default_factory=trio.current_time)  # starts the delivery latency
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class RoutePrivate:
     target: User
     content: str
     ref: Ref = None
+    accepted: float = field(default_factory=trio.current_time)  # starts the delivery latency
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ import trio
 from actors.delivery import Delivery, OrderedDelivery
 from actors.frames import PING, Ref, encode, error_frame, with_ref
 from actors.handle import SessionHandle
+from actors.latency import LatencyHistogram
 from actors.logs import supervision_event
 from actors.messages import (
     CloseAllSessions,
@@ -90,10 +91,12 @@ class RegistryStats:
 
 
 class Registry:
-    def __init__(self, journal: MessageLog, delivery_capacity: int) -> None:
+    def __init__(
+        self, journal: MessageLog, delivery_capacity: int, latency: LatencyHistogram | None = None
+    ) -> None:
         self.presence = Presence()
         self._journal = journal
-        self._delivery = OrderedDelivery(delivery_capacity)
+        self._delivery = OrderedDelivery(delivery_capacity, latency)
         self.ref: ActorRef[RegistryMsg] | None = None
 
     async def run(
@@ -121,8 +124,8 @@ class Registry:
 
     async def _handle(self, message: RegistryMsg) -> None:
         match message:
-            case RoutePrivate(session, target, content, ref):
-                await self._route_private(session, target, content, ref)
+            case RoutePrivate(session, target, content, ref, accepted):
+                await self._route_private(session, target, content, ref, accepted)
             case RegisterSession(session):
                 self.presence.add(session)
             case UnregisterSession(session):
@@ -143,7 +146,9 @@ class Registry:
             case _:
                 assert_never(message)
 
-    async def _route_private(self, session: SessionHandle, target: User, content: str, ref: Ref) -> None:
+    async def _route_private(
+        self, session: SessionHandle, target: User, content: str, ref: Ref, accepted: float
+    ) -> None:
         delivered = bool(self.presence.sessions_of(target.user_id))
         draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
         try:
@@ -171,7 +176,7 @@ class Registry:
         def failed() -> None:
             session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
 
-        await self._delivery.push(Delivery(commit, deliver, failed))
+        await self._delivery.push(Delivery(commit, deliver, failed, accepted))
 
     def statistics(self) -> RegistryStats:
         depth = self.ref.stats().depth if self.ref is not None else 0

@@ -193,10 +193,10 @@ async def test_a_crashing_room_is_restarted_and_its_members_stay(
 ) -> None:
     real_post = Room._post
 
-    async def buggy(self: Room, session: Any, content: str, ref: Any) -> None:
+    async def buggy(self: Room, session: Any, content: str, *rest: Any) -> None:
         if content == "boom":
             raise RuntimeError("injected room bug")
-        await real_post(self, session, content, ref)
+        await real_post(self, session, content, *rest)
 
     monkeypatch.setattr(Room, "_post", buggy)
     alice, bob = await api.account(), await api.account()

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import hypercorn.trio
 import trio
+from prometheus_client import CollectorRegistry
 
 from actors.handle import CLOSE_GOING_AWAY
 from actors.heartbeat import run_heartbeat
+from actors.latency import DeliveryLatency
 from actors.messages import CloseAllSessions
 from actors.ref import AskTimeout
 from actors.registry import Registry
@@ -122,6 +124,8 @@ async def serve(
             RestartIntensity(config.max_restarts, config.restart_period),
             mailbox_capacity=config.room_mailbox,
             delivery_capacity=config.delivery_queue,
+            latency=latency.group,
+            idle_seconds=config.room_idle_seconds,
         )
         await root.start(rooms.run)
         writer = Writer()
@@ -138,9 +142,13 @@ async def serve(
             rooms=rooms,
             writer=writer,
             tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
-            passwords=Passwords(config.password_workers),
+            passwords=Passwords(config.password_workers, config.password_queue),
             limits=_limits(config),
+            client_address=ClientAddress(config.trusted_proxies),
+            latency=latency,
+            metrics=CollectorRegistry(auto_describe=False),
         )
+        register_collectors(svc)
         stop_accepting, http_done = trio.Event(), trio.Event()
         app = create_app(svc, metrics_here=config.metrics_port is None)
         binds = await root.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
+from prometheus_client import CollectorRegistry
 from quart import current_app
 
+from actors.latency import DeliveryLatency
 from actors.messages import RegistryMsg
 from actors.ref import ActorRef
 from actors.registry import Registry
@@ -44,6 +46,9 @@ class Services:
     tokens: TokenService
     passwords: Passwords
     limits: Limits
+    client_address: ClientAddress
+    latency: DeliveryLatency  # the same one the rooms and the registry record into
+    metrics: CollectorRegistry  # this server's own, scraped at /metrics (web.metrics.register_collectors)
     ready: bool = False
     counters: dict[str, int] = field(default_factory=dict)
 
