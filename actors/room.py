@@ -15,6 +15,12 @@ Contract:
   stay joined and receive an ``internal`` error telling them that messages in
   flight at the time of the crash may not have been delivered; those messages
   may or may not be in the history, and their senders received no ``ack``.
+* **Idle stop**: with an :class:`IdleStop`, a room that has had no member for
+  ``seconds`` returns (the supervisor logs ``stopped``) once its mailbox and
+  its delivery queue are empty. It leaves its supervisor's table and closes
+  its mailbox in the same step in which it decides, so a holder of the old
+  ref meets ``ActorGone`` and resolves the room again, which starts a new
+  actor. Nothing is lost: messages are in the history and there is no member.
 
 The state change itself lives in :class:`RoomState`, a plain class tested
 without tasks or sockets.
@@ -23,7 +29,9 @@ without tasks or sockets.
 from __future__ import annotations
 
 import enum
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -32,6 +40,7 @@ import trio
 from actors.delivery import Delivery, OrderedDelivery
 from actors.frames import OutFrame, Ref, encode, error_frame, with_ref
 from actors.handle import SessionHandle
+from actors.latency import LatencyHistogram
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
 from actors.ref import ActorRef, handle_messages
 from storage.interface import Draft, LogClosed, MessageLog, RoomInfo, User
@@ -116,15 +125,40 @@ class RoomStats:
     delivery_depth: int
 
 
+@dataclass(frozen=True, slots=True)
+class IdleStop:
+    """When a room with no member stops, and how it leaves its supervisor's table.
+
+    ``release`` runs in the very step in which the room decides to stop: True
+    means the supervisor no longer hands out this room's ref; False means a
+    start of the room is under way, so it stays for another ``seconds``.
+    """
+
+    seconds: float
+    release: Callable[[], bool]
+
+
+_BURST = 64  # messages handled after one wait before the room yields (as actors.ref.handle_messages)
+
+
 class Room:
     """One incarnation of a room actor: the thin loop around :class:`RoomState`."""
 
     def __init__(
-        self, state: RoomState, journal: MessageLog, delivery_capacity: int, *, restarted: bool
+        self,
+        state: RoomState,
+        journal: MessageLog,
+        delivery_capacity: int,
+        *,
+        restarted: bool,
+        latency: LatencyHistogram | None = None,
+        idle: IdleStop | None = None,
     ) -> None:
         self.state = state
+        self._idle = idle
+        self._quiet_since: float | None = None  # Trio clock: since when the room has had no member
         self._journal = journal
-        self._delivery = OrderedDelivery(delivery_capacity)
+        self._delivery = OrderedDelivery(delivery_capacity, latency)
         self._restarted = restarted
         self._wire_room = state.info.to_wire()
 
@@ -133,19 +167,76 @@ class Room:
         mailbox: trio.MemoryReceiveChannel[RoomMsg],
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
+    ) -> str | None:
+        """Serve until the mailbox closes (None) or the room stops for idleness (the reason)."""
+        reason = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._delivery.run)
             if self._restarted:
                 self._after_restart()
             task_status.started()
-            await handle_messages(mailbox, self._handle)
+            if self._idle is None:
+                await handle_messages(mailbox, self._handle)
+            else:
+                reason = await self._serve_until_idle(mailbox, self._idle)
             nursery.cancel_scope.cancel()
+        return reason
+
+    async def _serve_until_idle(
+        self, mailbox: trio.MemoryReceiveChannel[RoomMsg], idle: IdleStop
+    ) -> str | None:
+        """Handle messages as :func:`handle_messages` does; stop after ``idle.seconds`` without a member.
+
+        The deadline bounds only the wait for the next message, never the
+        handling of one. From the check of the mailbox to its closing there
+        is no checkpoint, so no message can arrive in between and be dropped.
+        """
+        self._quiet_since = None if self.state.members else trio.current_time()
+        try:
+            while True:
+                deadline = self._idle_deadline(idle.seconds)
+                if deadline <= trio.current_time():
+                    if not self._delivery.idle:
+                        await self._delivery.wait_idle()  # an ack or a notice still on its way
+                        continue
+                    waiting = mailbox.statistics()
+                    if not waiting.current_buffer_used and not waiting.tasks_waiting_send:
+                        if idle.release():
+                            mailbox.close()
+                            return f"idle: no member for {idle.seconds:g} s"
+                        self._quiet_since = trio.current_time()
+                        continue
+                    deadline = math.inf  # messages arrived just in time: handle them first
+                message: RoomMsg | None = None
+                with trio.move_on_at(deadline):
+                    message = await mailbox.receive()
+                if message is None:
+                    continue  # the deadline passed: decide at the top
+                await self._handle_noting(message)
+                for _ in range(_BURST):
+                    try:
+                        message = mailbox.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    await self._handle_noting(message)
+        except trio.EndOfChannel:
+            return None
+
+    def _idle_deadline(self, seconds: float) -> float:
+        return math.inf if self._quiet_since is None else self._quiet_since + seconds
+
+    async def _handle_noting(self, message: RoomMsg) -> None:
+        """Handle ``message``, then note since when the room has had no member."""
+        await self._handle(message)
+        if self.state.members:
+            self._quiet_since = None
+        elif self._quiet_since is None:
+            self._quiet_since = trio.current_time()
 
     async def _handle(self, message: RoomMsg) -> None:
         match message:
-            case PostGroup(session, content, ref):
-                await self._post(session, content, ref)
+            case PostGroup(session, content, ref, accepted):
+                await self._post(session, content, ref, accepted)
             case JoinRoom(session, ref):
                 await self._join(session, ref)
             case LeaveRoom(session, ref):
@@ -161,7 +252,7 @@ class Room:
             case _:
                 assert_never(message)
 
-    async def _post(self, session: SessionHandle, content: str, ref: Ref) -> None:
+    async def _post(self, session: SessionHandle, content: str, ref: Ref, accepted: float) -> None:
         room_id = self.state.info.room_id
         if not self.state.is_member(session.session_id):
             session.deliver(error_frame("not_in_room", f"join room {room_id} before posting", ref))
@@ -182,7 +273,7 @@ class Room:
         def failed() -> None:
             session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
 
-        await self._delivery.push(Delivery(commit, deliver, failed))
+        await self._delivery.push(Delivery(commit, deliver, failed, accepted))
 
     async def _join(self, session: SessionHandle, ref: Ref) -> None:
         outcome = self.state.join(session)
@@ -260,10 +351,12 @@ async def run_room(
     mailbox: trio.MemoryReceiveChannel[RoomMsg],
     ref: ActorRef[RoomMsg],
     *,
+    latency: LatencyHistogram | None = None,
+    idle: IdleStop | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Supervisor entry point: run one incarnation of the room actor."""
-    room = Room(state, journal, delivery_capacity, restarted=bool(incarnations))
+) -> str | None:
+    """Supervisor entry point: run one incarnation of the room actor; the reason it stopped."""
+    room = Room(state, journal, delivery_capacity, restarted=bool(incarnations), latency=latency, idle=idle)
     incarnations.append(room)
     del incarnations[:-1]
-    await room.run(mailbox, task_status=task_status)
+    return await room.run(mailbox, task_status=task_status)

@@ -8,6 +8,12 @@ Contract:
   call :meth:`RoomSupervisor.resolve`; a room that exists in storage but has
   no actor yet is started on first use, so a server with many quiet rooms does
   not keep a task pair per room.
+* **Idle rooms stop**: with ``idle_seconds``, a room that has had no member
+  for that long stops (see :class:`actors.room.IdleStop`); it leaves the
+  table in the same step, so the next :meth:`RoomSupervisor.resolve` starts
+  it again from storage. Configured rooms (the lobby) stop too: everything a
+  room holds besides its members is in the database, so keeping one running
+  would cost a task pair and buy nothing a client could see.
 * Room records (name, creation) are persisted by the web layer before a room
   is resolved; this actor never writes to storage except through the journal.
 """
@@ -20,9 +26,10 @@ from dataclasses import dataclass
 
 import trio
 
+from actors.latency import LatencyHistogram
 from actors.messages import RoomMsg
 from actors.ref import ActorRef
-from actors.room import Room, RoomState, RoomStats, run_room
+from actors.room import IdleStop, Room, RoomState, RoomStats, run_room
 from actors.supervisor import RestartIntensity, Supervisor
 from storage.interface import MessageLog, RoomInfo
 
@@ -45,12 +52,16 @@ class RoomSupervisor:
         *,
         mailbox_capacity: int,
         delivery_capacity: int,
+        latency: LatencyHistogram | None = None,
+        idle_seconds: float | None = None,
     ) -> None:
         self._journal = journal
+        self._idle_seconds = idle_seconds  # None: rooms never stop
         self._lookup = lookup
         self._supervisor = Supervisor("rooms", intensity, parent="root")
         self._mailbox_capacity = mailbox_capacity
         self._delivery_capacity = delivery_capacity
+        self._latency = latency  # send-to-deliver of group messages, shared by every room
         self._rooms: dict[str, _Entry] = {}
         self._starting: dict[str, trio.Event] = {}
 
@@ -80,24 +91,45 @@ class RoomSupervisor:
         return await self.start(info)
 
     async def start(self, info: RoomInfo) -> ActorRef[RoomMsg]:
-        entry = self._rooms.get(info.room_id)
-        if entry is not None:
-            return entry.ref
-        starting = self._starting.get(info.room_id)
-        if starting is not None:
+        while True:
+            entry = self._rooms.get(info.room_id)
+            if entry is not None:
+                return entry.ref
+            starting = self._starting.get(info.room_id)
+            if starting is None:
+                break
             await starting.wait()
-            return self._rooms[info.room_id].ref
         self._starting[info.room_id] = done = trio.Event()
         try:
             state = RoomState(info)
             incarnations: list[Room] = []
-            child = functools.partial(run_room, state, self._journal, self._delivery_capacity, incarnations)
+            idle = None
+            if self._idle_seconds is not None:
+                idle = IdleStop(self._idle_seconds, functools.partial(self._release, info.room_id, state))
+            child = functools.partial(
+                run_room,
+                state,
+                self._journal,
+                self._delivery_capacity,
+                incarnations,
+                latency=self._latency,
+                idle=idle,
+            )
             ref = await self._supervisor.start_child(f"room:{info.room_id}", child, self._mailbox_capacity)
             self._rooms[info.room_id] = _Entry(ref, state, incarnations)
             return ref
         finally:
             del self._starting[info.room_id]
             done.set()
+
+    def _release(self, room_id: str, state: RoomState) -> bool:
+        """A room decided to stop: forget it, unless its start is still being registered."""
+        if room_id in self._starting:
+            return False
+        entry = self._rooms.get(room_id)
+        if entry is not None and entry.state is state:
+            del self._rooms[room_id]
+        return True
 
     def online_count(self, room_id: str) -> int:
         entry = self._rooms.get(room_id)
@@ -112,4 +144,5 @@ class RoomSupervisor:
         return out
 
     def restarts(self) -> int:
-        return sum(c.restarts for c in self._supervisor.statistics())
+        """Room restarts since start-up; rooms that stopped since still count."""
+        return self._supervisor.restarts_total

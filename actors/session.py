@@ -312,12 +312,30 @@ class Session:
             self._reply(error_frame("room_not_found", f"there is no room {room_id!r}", ref))  # type: ignore[arg-type]
         return room
 
+    async def _tell_room(self, room_id: str, message: RoomMsg, ref: object) -> ActorRef[RoomMsg] | None:
+        """Tell the room ``message``; the ref that took it, or None when there is no such room.
+
+        A room with no member stops after a while. A ref taken just before
+        meets ActorGone; the room resolved again is a new actor that takes the
+        message (a second ActorGone means the server is stopping).
+        """
+        room = await self._room(room_id, ref)
+        if room is None:
+            return None
+        try:
+            await room.tell(message)
+        except ActorGone:
+            self._joined.pop(room_id, None)
+            room = await self._room(room_id, ref)
+            if room is None:
+                return None
+            await room.tell(message)
+        return room
+
     async def _dispatch(self, command: Command | FrameError) -> None:
         match command:
             case SendGroup(room_id, content, ref):
-                room = await self._room(room_id, ref)
-                if room is not None:
-                    await room.tell(PostGroup(self.handle, content, ref))
+                await self._tell_room(room_id, PostGroup(self.handle, content, ref), ref)
             case SendPrivate(target_id, content, ref):
                 target = await self._deps.find_user(target_id)
                 if target is None:
@@ -325,21 +343,16 @@ class Session:
                 else:
                     await self._deps.registry.tell(RoutePrivate(self.handle, target, content, ref))
             case Join(room_id, ref):
-                room = await self._room(room_id, ref)
+                room = await self._tell_room(room_id, JoinRoom(self.handle, ref), ref)
                 if room is not None:
                     self._joined[room_id] = room
-                    await room.tell(JoinRoom(self.handle, ref))
             case Leave(room_id, ref):
-                room = await self._room(room_id, ref)
-                if room is not None:
+                if await self._tell_room(room_id, LeaveRoom(self.handle, ref), ref) is not None:
                     self._joined.pop(room_id, None)
-                    await room.tell(LeaveRoom(self.handle, ref))
             case AskOnline(None, ref):
                 await self._deps.registry.tell(ListOnline(self.handle, ref))
             case AskOnline(room_id, ref) if room_id is not None:
-                room = await self._room(room_id, ref)
-                if room is not None:
-                    await room.tell(ListMembers(self.handle, ref))
+                await self._tell_room(room_id, ListMembers(self.handle, ref), ref)
             case Ping(ref):
                 self._reply(encode(with_ref({"type": "pong"}, ref)))
             case FrameError(code, message, ref):

@@ -14,7 +14,9 @@ Contract:
   ``gave_up`` and raises :class:`SupervisorGaveUp`, which cancels its other
   children and escalates to its own parent: a server whose rooms keep dying
   should stop loudly rather than answer HTTP with dead actors behind it.
-* A child that returns normally is ``stopped`` and not restarted.
+* A child that returns normally is ``stopped`` and not restarted; the string it
+  returns, if any, is the reason logged (a room stopping for idleness says so).
+  Starting the same actor id again later is a new child with a new mailbox.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class ChildFn(Protocol[M]):
         ref: ActorRef[M],
         *,
         task_status: trio.TaskStatus[None] = ...,
-    ) -> Awaitable[None]: ...
+    ) -> Awaitable[str | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class Supervisor:
         self._nursery: trio.Nursery | None = None
         self._restarts: dict[str, int] = {}
         self._refs: dict[str, ActorRef[Any]] = {}
+        self.restarts_total = 0
+        """Every restart since start-up, of children running or stopped since (a counter for metrics)."""
 
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
         supervision_event(self.name, "started", parent=self.parent)
@@ -142,7 +146,7 @@ class Supervisor:
         with mailbox:
             while True:
                 try:
-                    await child(mailbox, ref, task_status=_StartedSignal(on_started))
+                    reason = await child(mailbox, ref, task_status=_StartedSignal(on_started))
                 except Exception as exc:
                     supervision_event(actor_id, "crashed", parent=self.name, reason=_describe(exc), exc=exc)
                     now = trio.current_time()
@@ -157,9 +161,11 @@ class Supervisor:
                         supervision_event(actor_id, "gave_up", parent=self.name, reason=reason)
                         raise SupervisorGaveUp(f"{self.name} gave up on {actor_id}: {reason}") from exc
                     self._restarts[actor_id] += 1
+                    self.restarts_total += 1
                     continue
-                supervision_event(actor_id, "stopped", parent=self.name, reason="returned")
-                self._refs.pop(actor_id, None)
+                supervision_event(actor_id, "stopped", parent=self.name, reason=reason or "returned")
+                if self._refs.get(actor_id) is ref:  # not a newer child of the same id, started meanwhile
+                    del self._refs[actor_id]
                 return
 
 

@@ -150,15 +150,36 @@ class Database:
 
     # rooms ---------------------------------------------------------------
 
-    async def create_room(self, name: str, created_by: str | None) -> RoomInfo:
+    async def create_room(self, name: str, created_by: str | None, *, quota: int | None = None) -> RoomInfo:
+        """Store a new room; with ``quota``, refuse (:class:`RoomQuotaReached`) once ``created_by`` has that many.
+
+        The count and the insert share one transaction that first locks the
+        creator's user row, so concurrent requests of one account cannot both
+        take the last place (SQLite runs transactions one at a time anyway).
+        """
         room = RoomInfo(room_id=secrets.token_hex(6), name=name, created_at=now_ms())
 
-        async def insert() -> None:
-            await RoomRow.create(
-                id=room.room_id, name=name, created_by=created_by, created_at=room.created_at
-            )
+        fields: dict[str, Any] = {
+            "id": room.room_id,
+            "name": name,
+            "created_by": created_by,
+            "created_at": room.created_at,
+        }
 
-        await self._bridge.call(insert)
+        async def insert() -> None:
+            await RoomRow.create(**fields)
+
+        async def insert_within_quota(quota: int) -> None:
+            async with in_transaction() as connection:
+                await UserRow.filter(id=created_by).select_for_update().using_db(connection).first()
+                if await RoomRow.filter(created_by=created_by).using_db(connection).count() >= quota:
+                    raise RoomQuotaReached(quota)
+                await RoomRow.create(**fields, using_db=connection)
+
+        if quota is None or created_by is None:
+            await self._bridge.call(insert)
+        else:
+            await self._bridge.call(insert_within_quota, quota)
         return room
 
     async def ensure_room(self, room_id: str, name: str) -> RoomInfo:
@@ -178,9 +199,22 @@ class Database:
         row = await self._bridge.call(query)
         return None if row is None else RoomInfo(row.id, row.name, row.created_at)
 
-    async def list_rooms(self) -> list[RoomInfo]:
+    async def list_rooms(
+        self, after: tuple[int, str] | None = None, limit: int | None = None
+    ) -> list[RoomInfo]:
+        """Rooms in (created_at, id) order: the ``limit`` first ones after the key ``after``.
+
+        Keyset paging: a room created while a client pages through the list
+        sorts after every room it has seen, so no page repeats or skips one.
+        """
+
         async def query() -> list[RoomRow]:
-            return await RoomRow.all().order_by("created_at", "id")
+            qs = RoomRow.all()
+            if after is not None:
+                created_at, room_id = after
+                qs = qs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=room_id))
+            qs = qs.order_by("created_at", "id")
+            return await (qs if limit is None else qs.limit(limit))
 
         rows = await self._bridge.call(query)
         return [RoomInfo(r.id, r.name, r.created_at) for r in rows]

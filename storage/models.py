@@ -27,6 +27,8 @@ class RoomRow(Model):
 
     class Meta:
         table = "rooms"
+        # The room list pages by (created_at, id); the quota counts rooms by creator.
+        indexes = (("created_at", "id"), ("created_by",))
 
 
 class MessageRow(Model):

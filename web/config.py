@@ -51,12 +51,15 @@ class Config:
     jwt_issuer: str = "chat-server"
     token_ttl: int = 86400
     password_workers: int = 2
+    password_queue: int = 64
     max_content: int = 4000
     max_frame: int = 65536
     session_outbox: int = 1024
     room_mailbox: int = 1024
     registry_mailbox: int = 4096
     delivery_queue: int = 4096
+    rooms_per_user: int = 50
+    room_idle_seconds: float = 300.0
     journal_pending: int = 16384
     ping_interval: float = 20.0
     idle_timeout: float = 60.0
@@ -66,7 +69,11 @@ class Config:
     log_format: str = "text"
     rate_limit_enabled: bool = True
     login_failures: int = 10
+    login_failures_per_address: int = 50
+    login_failures_per_user: int = 100
+    login_user_window: float = 900.0
     register_attempts: int = 20
+    room_creations: int = 5
     rate_window: float = 60.0
     ws_frame_rate: float = 20.0
     ws_frame_burst: int = 60
@@ -248,12 +255,15 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("jwt_issuer", "auth.issuer", None, _text),
     ("token_ttl", "auth.token_ttl", "CHAT_TOKEN_TTL", _int(60, 31 * 86400)),
     ("password_workers", "auth.password_workers", None, _int(1, 64)),
+    ("password_queue", "auth.password_queue", None, _int(1, 100_000)),
     ("max_content", "limits.max_content_chars", "CHAT_MAX_CONTENT", _int(1, 1_000_000)),
     ("max_frame", "limits.max_frame_bytes", "CHAT_MAX_FRAME", _int(1024, 16 * 1024 * 1024)),
     ("session_outbox", "limits.session_outbox", "CHAT_SESSION_OUTBOX", _int(1, 1_000_000)),
     ("room_mailbox", "limits.room_mailbox", None, _int(1, 1_000_000)),
     ("registry_mailbox", "limits.registry_mailbox", None, _int(1, 1_000_000)),
     ("delivery_queue", "limits.delivery_queue", None, _int(1, 1_000_000)),
+    ("rooms_per_user", "limits.rooms_per_user", None, _int(0, 1_000_000)),
+    ("room_idle_seconds", "limits.room_idle_seconds", None, _float(0.01, 7 * 86400)),
     ("ping_interval", "liveness.ping_interval", "CHAT_PING_INTERVAL", _float(0.05, 3600)),
     ("idle_timeout", "liveness.idle_timeout", "CHAT_IDLE_TIMEOUT", _float(0.1, 86400)),
     ("max_restarts", "supervision.max_restarts", None, _int(0, 1000)),
@@ -267,7 +277,11 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("log_format", "logging.format", "CHAT_LOG_FORMAT", _choice("json", "text")),
     ("rate_limit_enabled", "rate_limit.enabled", "CHAT_RATE_LIMIT", _flag),
     ("login_failures", "rate_limit.login_failures", None, _int(1, 1_000_000)),
+    ("login_failures_per_address", "rate_limit.login_failures_per_address", None, _int(1, 1_000_000)),
+    ("login_failures_per_user", "rate_limit.login_failures_per_user", None, _int(1, 1_000_000)),
+    ("login_user_window", "rate_limit.login_user_window", None, _float(1, 7 * 86400)),
     ("register_attempts", "rate_limit.register_attempts", None, _int(1, 1_000_000)),
+    ("room_creations", "rate_limit.room_creations", None, _int(1, 1_000_000)),
     ("rate_window", "rate_limit.window", None, _float(1, 86400)),
     ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, _float(0.001, 1_000_000)),
     ("ws_frame_burst", "rate_limit.ws_frame_burst", None, _int(1, 1_000_000)),

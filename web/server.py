@@ -66,10 +66,19 @@ class Running:
 def _limits(config: Config) -> Limits:
     window = config.rate_window
     return Limits(
-        login_by_user=SlidingWindow(config.login_failures, window),
-        login_by_address=SlidingWindow(config.login_failures * 5, window),
+        login=LoginThrottle(
+            LoginLimits(
+                per_pair=config.login_failures,
+                per_address=config.login_failures_per_address,
+                per_user=config.login_failures_per_user,
+                window=window,
+                user_window=config.login_user_window,
+            )
+        ),
         register_by_address=SlidingWindow(config.register_attempts, window),
+        room_creations_by_user=SlidingWindow(config.room_creations, window),
         enabled=config.rate_limit_enabled,
+        rooms_per_user=config.rooms_per_user,
     )
 
 

@@ -21,17 +21,20 @@ from actors.writer import Writer
 from storage.database import Database
 from storage.journal import Journal
 from storage.passwords import Passwords
+from web.client_address import ClientAddress
 from web.config import Config
+from web.login_throttle import LoginThrottle
 from web.ratelimit import SlidingWindow
 from web.tokens import TokenService
 
 
 @dataclass(slots=True)
 class Limits:
-    login_by_user: SlidingWindow
-    login_by_address: SlidingWindow
+    login: LoginThrottle
     register_by_address: SlidingWindow
+    room_creations_by_user: SlidingWindow
     enabled: bool
+    rooms_per_user: int  # lifted, like the rates, when ``enabled`` is false
 
 
 @dataclass(slots=True)

@@ -12,7 +12,10 @@
 (function () {
   const API = "/api/v1";
   const HISTORY_PAGE = 50;
-  const ROOMS_REFRESH_MS = 15000;
+  // The room list comes in pages (oldest rooms first). A refresh re-reads only as many
+  // rooms as the list shows; "More rooms" reads the next page.
+  const ROOMS_PAGE = 100;
+  const ROOMS_REFRESH_MS = 30000;
   const PING_MS = 25000;
   const RECONNECT_BASE_MS = 500;
   const RECONNECT_CAP_MS = 30000;
@@ -61,7 +64,9 @@
     wantedRooms: new Set(), // rooms to be in; rejoined after every reconnect
     conversations: new Map(), // key -> conversation
     activeKey: null,
-    rooms: new Map(), // room_id -> room (with "online")
+    rooms: new Map(), // room_id -> room (with "online"); rooms are never deleted, so only added to
+    roomsShown: ROOMS_PAGE, // how many rooms of the list the user has asked to see
+    roomsCursor: null, // next_cursor after the last page read: more rooms exist
     roomOnline: new Map(), // room_id -> [user]
     siteOnline: [],
     names: new Map(), // user_id -> username, learnt from every user object we see
@@ -974,14 +979,48 @@
       item.appendChild(action);
       return item;
     });
+    if (state.roomsCursor) {
+      const more = el("button", { type: "button", className: "secondary room-more", "data-testid": "more-rooms" }, "More rooms");
+      more.addEventListener("click", loadMoreRooms);
+      const item = el("li");
+      item.appendChild(more);
+      items.push(item);
+    }
     $("room-list").replaceChildren(...items);
+  }
+
+  async function readRoomsPage(cursor) {
+    const query = "?limit=" + ROOMS_PAGE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    const token = state.token;
+    const data = await api("GET", "/rooms" + query);
+    if (state.token !== token) return { count: 0, next: null }; // logged out meanwhile
+    for (const room of data.rooms || []) state.rooms.set(room.room_id, room);
+    return { count: (data.rooms || []).length, next: data.next_cursor || null };
+  }
+
+  async function loadMoreRooms() {
+    if (!state.token || !state.roomsCursor) return;
+    try {
+      const page = await readRoomsPage(state.roomsCursor);
+      state.roomsShown += ROOMS_PAGE;
+      state.roomsCursor = page.next;
+      renderRooms();
+    } catch (err) {
+      reportApiError(err, "Loading more rooms");
+    }
   }
 
   async function refreshRooms() {
     if (!state.token) return;
     try {
-      const data = await api("GET", "/rooms");
-      state.rooms = new Map((data.rooms || []).map((room) => [room.room_id, room]));
+      let read = 0;
+      let cursor = null;
+      do {
+        const page = await readRoomsPage(cursor);
+        read += page.count;
+        cursor = page.next;
+      } while (cursor && read < state.roomsShown);
+      state.roomsCursor = cursor;
       for (const conv of state.conversations.values()) {
         const room = conv.kind === "room" && state.rooms.get(conv.id);
         if (room && room.name && room.name !== conv.title) conv.title = room.name;
