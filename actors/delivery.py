@@ -80,7 +80,12 @@ class OrderedDelivery:
         meanwhile go out together.
         """
         if not self.push_nowait(delivery):
-            await self._send.send(delivery)
+            self._unsettled += 1
+            try:
+                await self._send.send(delivery)
+            except BaseException:
+                self._settled()
+                raise
 
     async def run(self) -> None:
         """Deliver each item once its commit settles, in push order.

@@ -18,16 +18,35 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
+class PasswordsBusy(Exception):
+    """More hashes are waiting than the queue holds: answer "try again shortly" instead of queueing."""
+
+
 class Passwords:
-    def __init__(self, concurrency: int = 2) -> None:
+    """argon2id in ``concurrency`` worker threads, with at most ``max_waiting`` hashes queued for them.
+
+    The bound is what keeps a burst of logins from occupying the workers for
+    minutes: past it a request is refused at once (:class:`PasswordsBusy`),
+    so the wait of those admitted stays under ``max_waiting / concurrency``
+    hash times (about 25 ms each).
+    """
+
+    def __init__(self, concurrency: int = 2, max_waiting: int = 64) -> None:
         self._limiter = trio.CapacityLimiter(concurrency)
+        self._max_waiting = max_waiting
         self._dummy_hash = _HASHER.hash("not a real password, only burns time")
 
+    def _admit(self) -> None:
+        if self._limiter.statistics().tasks_waiting >= self._max_waiting:
+            raise PasswordsBusy(f"{self._max_waiting} password checks are already waiting")
+
     async def hash(self, password: str) -> str:
+        self._admit()
         return await trio.to_thread.run_sync(_HASHER.hash, password, limiter=self._limiter)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; with ``stored_hash=None`` it burns the same time."""
+        self._admit()
         target = self._dummy_hash if stored_hash is None else stored_hash
 
         def check() -> bool:

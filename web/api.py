@@ -1,4 +1,4 @@
-"""The HTTP API under ``/api/v1``: accounts, rooms, presence and history."""
+"""The HTTP API under ``/api/v1``: rooms, presence and history (accounts: :mod:`web.accounts_api`)."""
 
 from __future__ import annotations
 

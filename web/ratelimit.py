@@ -1,7 +1,7 @@
 """Sliding-window counters for the endpoints a client can hammer.
 
-Login failures are counted per username and per client address; registration
-attempts per client address. Past the limit the endpoint answers 429
+Used for login failures (:mod:`web.login_throttle`), registrations per
+client address and room creations per user. Past the limit the endpoint answers 429
 ``rate_limited`` with ``Retry-After`` (whole seconds until the oldest counted
 event leaves the window). Keys that went quiet are forgotten, so the tables
 stay bounded by recent traffic.
@@ -41,8 +41,8 @@ class SlidingWindow:
             return None
         return max(1, math.ceil(self.window - (now - events[0])))
 
-    def record(self, key: str) -> None:
-        now = trio.current_time()
+    def record(self, key: str, now: float | None = None) -> None:
+        now = trio.current_time() if now is None else now
         if len(self._events) >= self._max_keys:
             self._forget_quiet(now)
         events = self._recent(key, now)
@@ -52,6 +52,18 @@ class SlidingWindow:
 
     def reset(self, key: str) -> None:
         self._events.pop(key, None)
+
+    def forget(self, key: str, at: float) -> None:
+        """Take back the event recorded for ``key`` at time ``at`` (an attempt that turned out fine)."""
+        events = self._events.get(key)
+        if events is None:
+            return
+        try:
+            events.remove(at)
+        except ValueError:
+            return  # it has left the window already
+        if not events:
+            del self._events[key]
 
     def _forget_quiet(self, now: float) -> None:
         for key in list(self._events):

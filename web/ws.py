@@ -26,6 +26,7 @@ so there is no socket to take over.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial

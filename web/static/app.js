@@ -249,7 +249,7 @@
   async function onRegisterClick() {
     const credentials = readCredentials();
     if (!credentials.username) {
-      setAuthMessage("Pick a username (letters, digits, _ . -; at most 32).", true);
+      setAuthMessage("Pick a username: up to 32 plain letters or digits (any script) and _ . -", true);
       return;
     }
     if (credentials.password.length < 8) {
@@ -311,6 +311,9 @@
     state.conversations.clear();
     state.activeKey = null;
     state.roomOnline.clear();
+    state.rooms.clear();
+    state.roomsShown = ROOMS_PAGE;
+    state.roomsCursor = null;
     state.siteOnline = [];
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(ROOMS_KEY);

@@ -1,0 +1,119 @@
+"""Accounts over HTTP: register, log in, who am I.
+
+Both public endpoints cost a deliberately slow password hash, so both are
+throttled before they hash (:mod:`web.login_throttle`; registrations per
+client address), take bodies of at most :data:`AUTH_BODY_MAX` bytes, and
+are refused with 429 when the queue of hashes waiting for a worker is full
+(:class:`storage.passwords.PasswordsBusy`), rather than waiting behind it.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, jsonify
+from quart.typing import ResponseReturnValue
+
+from storage.database import UsernameTaken, username_key
+from storage.passwords import PasswordsBusy
+from web import validation
+from web.auth import client_address, current_user, json_body, throttled
+from web.errors import ApiError
+from web.login_throttle import LoginThrottled
+from web.services import services
+
+accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+AUTH_BODY_MAX = 2048
+"""A username and a password fit, even with every character escaped (``\\ud83d\\ude00`` is 12 bytes)."""
+
+BUSY_RETRY_AFTER = 1
+
+
+def _busy() -> ApiError:
+    return throttled(BUSY_RETRY_AFTER, "the server is checking too many passwords at once")
+
+
+def _taken(name: str) -> ApiError:
+    return ApiError(409, "username_taken", f"the username {name!r} is taken; choose another")
+
+
+@accounts.post("/register")
+async def register() -> ResponseReturnValue:
+    svc = services()
+    limits = svc.limits
+    address = client_address(svc)
+    if limits.enabled:
+        wait = limits.register_by_address.retry_after(address)
+        if wait is not None:
+            raise throttled(wait, "too many registrations from your address")
+        limits.register_by_address.record(address)
+    body = await json_body(AUTH_BODY_MAX)
+    name = validation.username(body.get("username"))
+    secret = validation.password(body.get("password"))
+    if await svc.db.find_login(name) is not None:
+        raise _taken(name)
+    try:
+        password_hash = await svc.passwords.hash(secret)
+    except PasswordsBusy:
+        raise _busy() from None
+    try:
+        user = await svc.db.create_user(name, password_hash)
+    except UsernameTaken:
+        raise _taken(name) from None
+    svc.count("users_registered")
+    return jsonify({"user": user.to_wire()}), 201
+
+
+@accounts.post("/login")
+async def login() -> ResponseReturnValue:
+    svc = services()
+    limits = svc.limits
+    address = client_address(svc)
+    try:
+        body = await json_body(AUTH_BODY_MAX)
+    except ApiError:
+        svc.count("logins_malformed")
+        if limits.enabled:
+            limits.login.count_malformed(address)
+        raise
+    name = body.get("username")
+    secret = body.get("password")
+    if not isinstance(name, str) or not isinstance(secret, str) or not name or not secret:
+        raise validation.bad_request("username and password must be non-empty strings")
+    if len(name) > 4 * validation.USERNAME_MAX or len(secret) > validation.PASSWORD_MAX:
+        # Nothing that long was ever registered; refuse before any hashing.
+        raise ApiError(401, "invalid_credentials", "unknown username or wrong password")
+    attempt = None
+    if limits.enabled:
+        try:
+            attempt = limits.login.admit(username_key(name), address)
+        except LoginThrottled as refused:
+            svc.count("logins_throttled")
+            raise throttled(refused.retry_after, refused.why) from None
+    found = await svc.db.find_login(name)
+    try:
+        ok = await svc.passwords.verify(found[1] if found else None, secret)
+    except PasswordsBusy:
+        if attempt is not None:
+            limits.login.release(attempt)  # not checked, so not a failure
+        raise _busy() from None
+    if not ok or found is None:
+        svc.count("logins_failed")
+        raise ApiError(401, "invalid_credentials", "unknown username or wrong password")
+    user = found[0]
+    if attempt is not None:
+        limits.login.succeeded(attempt)
+    svc.count("logins")
+    return jsonify(
+        {
+            "token": svc.tokens.issue(user),
+            "token_type": "Bearer",
+            "expires_in": svc.tokens.ttl,
+            "user": user.to_wire(),
+        }
+    )
+
+
+@accounts.get("/me")
+async def me() -> ResponseReturnValue:
+    user = await current_user(services())
+    return jsonify({"user": user.to_wire()})
