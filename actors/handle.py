@@ -28,7 +28,7 @@ CLOSE_TOKEN_EXPIRED = 4401
 
 
 class SessionHandle:
-    __slots__ = ("_close", "_outbox", "_queued", "session_id", "user")
+    __slots__ = ("_close", "_outbox", "_queued", "session_id", "token_id", "user")
 
     def __init__(
         self,
@@ -37,9 +37,13 @@ class SessionHandle:
         outbox: trio.MemorySendChannel[OutFrame],
         close: Callable[[int, str], None],
         queued: Callable[[], None],
+        *,
+        token_id: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.user = user
+        self.token_id = token_id
+        """The id (``jti``) of the token the session was opened with: a logout closes its sessions."""
         self._outbox = outbox
         self._close = close
         self._queued = queued

@@ -109,6 +109,16 @@ class CloseAllSessions:
 
 
 @dataclass(frozen=True, slots=True)
+class CloseUserSessions:
+    """A user's tokens were revoked: close their sessions (only those of ``token_id`` when given)."""
+
+    user_id: str
+    token_id: str | None
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PingSessions:
     """From the heartbeat: queue a WebSocket ping to every session."""
 
@@ -120,5 +130,6 @@ RegistryMsg = (
     | ListOnline
     | GetOnline
     | CloseAllSessions
+    | CloseUserSessions
     | PingSessions
 )

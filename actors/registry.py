@@ -30,6 +30,7 @@ from actors.latency import LatencyHistogram
 from actors.logs import supervision_event
 from actors.messages import (
     CloseAllSessions,
+    CloseUserSessions,
     GetOnline,
     ListOnline,
     PingSessions,
@@ -140,6 +141,10 @@ class Registry:
                 for s in sessions:
                     s.close(code, reason)
                 reply.send(len(sessions))
+            case CloseUserSessions(user_id, token_id, code, reason):
+                for s in self.presence.sessions_of(user_id):
+                    if token_id is None or s.token_id == token_id:
+                        s.close(code, reason)
             case PingSessions():
                 for s in self.presence.all_sessions():
                     s.deliver(PING)

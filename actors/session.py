@@ -139,6 +139,20 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionToken:
+    """The token a session was opened with: its id, its expiry, and whether it is still good."""
+
+    token_id: str
+    expires_at: float
+    """Seconds since the epoch; the session closes with 4401 then."""
+    still_good: Callable[[], bool]
+    """False once the token has been logged out or replaced (a password change, logout everywhere)."""
+
+
+LOGGED_OUT = "logged out: log in again and reconnect"
+
+
+@dataclass(frozen=True, slots=True)
 class SessionDeps:
     registry: ActorRef[RegistryMsg]
     rooms: RoomResolver
@@ -159,16 +173,23 @@ class Session:
         deps: SessionDeps,
         settings: SessionSettings,
         *,
-        token_expires_at: float | None = None,
+        token: SessionToken | None = None,
     ) -> None:
         self.session_id = session_id
         self.user = user
         self._transport = transport
         self._deps = deps
         self._settings = settings
-        self._expires_at = token_expires_at
+        self._token = token
         self._outbox_send, self._outbox = trio.open_memory_channel[OutFrame](settings.outbox_capacity)
-        self.handle = SessionHandle(session_id, user, self._outbox_send, self.request_close, self._queued)
+        self.handle = SessionHandle(
+            session_id,
+            user,
+            self._outbox_send,
+            self.request_close,
+            self._queued,
+            token_id=None if token is None else token.token_id,
+        )
         self._joined: dict[str, ActorRef[RoomMsg]] = {}
         self._scope = trio.CancelScope()
         self._scheduled = False  # waiting for the writer's next turn
@@ -186,11 +207,16 @@ class Session:
 
     async def run(self) -> None:
         await self._deps.registry.tell(RegisterSession(self.handle))
+        token = self._token
+        if token is not None and not token.still_good():
+            # Logged out between the handshake's check and the registration above
+            # (see web.revocation): the revocation's close could not reach us.
+            self.request_close(CLOSE_TOKEN_EXPIRED, LOGGED_OUT)
         stopped_from_outside = False
         try:
             with self._scope:
-                if self._expires_at is not None:
-                    self._scope.deadline = trio.current_time() + max(0.0, self._expires_at - time.time())
+                if token is not None:
+                    self._scope.deadline = trio.current_time() + max(0.0, token.expires_at - time.time())
                 await self._read()
             if self._scope.cancelled_caught and self.close_code is None:
                 if trio.current_time() >= self._scope.deadline:

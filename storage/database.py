@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 
 from actors.logs import supervision_event
 from storage.bridge import AsyncioBridge, open_bridge
+from storage.credentials import Credentials
 from storage.interface import RoomInfo, StoredMessage, User
 from storage.models import MessageRow, RoomRow, UserRow
 from storage.private_files import private_directory, private_file, tighten
@@ -98,6 +99,8 @@ class Database:
             f"VALUES ({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
         )
         self._user_cache: dict[str, User] = {}
+        self.credentials = Credentials(bridge)
+        """Token generations, logged-out tokens and password changes."""
 
     # users ---------------------------------------------------------------
 

@@ -48,3 +48,30 @@ class MessageRow(Model):
     class Meta:
         table = "messages"
         indexes = (("room_id", "id"), ("conversation", "id"))
+
+
+class TokenGenerationRow(Model):
+    """A user's token generation: tokens issued under an older one are refused (logout-all, password change).
+
+    A table of its own rather than a column of ``users``, so that databases
+    made before it gain it from ``generate_schemas`` without a migration. No
+    row means generation 0.
+    """
+
+    user_id = fields.CharField(max_length=32, primary_key=True)
+    generation = fields.IntField()
+
+    class Meta:
+        table = "token_generations"
+
+
+class RevokedTokenRow(Model):
+    """One logged-out token, kept until it would have expired anyway."""
+
+    jti = fields.CharField(max_length=32, primary_key=True)
+    user_id = fields.CharField(max_length=32)
+    expires_at = fields.BigIntField()  # seconds since the epoch, as the token's exp
+
+    class Meta:
+        table = "revoked_tokens"
+        indexes = (("expires_at",),)

@@ -91,7 +91,11 @@ async def test_every_bad_token_is_unauthorized(api: Api) -> None:
         "iat": now,
         "exp": now + 600,
         "iss": "chat-server",
+        "jti": "forged-token-id",
+        "gen": 0,
     }
+    r = await api.call("GET", "/api/v1/me", token=jwt.encode(good, JWT_SECRET, algorithm="HS256"))
+    assert r.status_code == 200  # the baseline: each token below breaks exactly one thing
     tokens = {
         "garbage": "not.a.token",
         "tampered": account.token[:-4] + ("AAAA" if not account.token.endswith("AAAA") else "BBBB"),
@@ -101,6 +105,11 @@ async def test_every_bad_token_is_unauthorized(api: Api) -> None:
         "other issuer": jwt.encode({**good, "iss": "elsewhere"}, JWT_SECRET, algorithm="HS256"),
         "no exp": jwt.encode({k: v for k, v in good.items() if k != "exp"}, JWT_SECRET, algorithm="HS256"),
         "unknown user": jwt.encode({**good, "sub": "ghost"}, JWT_SECRET, algorithm="HS256"),
+        "no token id": jwt.encode(
+            {k: v for k, v in good.items() if k != "jti"}, JWT_SECRET, algorithm="HS256"
+        ),
+        "an older generation": jwt.encode({**good, "gen": -1}, JWT_SECRET, algorithm="HS256"),
+        "a later generation": jwt.encode({**good, "gen": 1}, JWT_SECRET, algorithm="HS256"),
     }
     r = await api.call("GET", "/api/v1/me")
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

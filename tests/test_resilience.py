@@ -297,7 +297,15 @@ async def test_an_expired_token_closes_the_session_with_4401(
     account = await api.account()
     now = int(time.time())
     token = jwt.encode(
-        {"sub": account.user_id, "name": account.username, "iat": now, "exp": now + 1, "iss": "chat-server"},
+        {
+            "sub": account.user_id,
+            "name": account.username,
+            "iat": now,
+            "exp": now + 1,
+            "iss": "chat-server",
+            "jti": "short-lived",
+            "gen": 0,
+        },
         JWT_SECRET,
         algorithm="HS256",
     )

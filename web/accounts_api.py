@@ -1,4 +1,4 @@
-"""Accounts over HTTP: register, log in, who am I.
+"""Accounts over HTTP: register, log in, who am I, log out (here or everywhere), change the password.
 
 Both public endpoints cost a deliberately slow password hash, so both are
 throttled before they hash (:mod:`web.login_throttle`; registrations per
@@ -12,10 +12,14 @@ from __future__ import annotations
 from quart import Blueprint, jsonify
 from quart.typing import ResponseReturnValue
 
+from actors.handle import CLOSE_TOKEN_EXPIRED
+from actors.messages import CloseUserSessions
+from actors.session import LOGGED_OUT
 from storage.database import UsernameTaken, username_key
+from storage.interface import User
 from storage.passwords import PasswordsBusy
 from web import validation
-from web.auth import client_address, current_user, json_body, throttled
+from web.auth import client_address, current_claims, current_user, json_body, throttled
 from web.errors import ApiError
 from web.login_throttle import LoginThrottled
 from web.services import services
@@ -103,17 +107,95 @@ async def login() -> ResponseReturnValue:
     if attempt is not None:
         limits.login.succeeded(attempt)
     svc.count("logins")
-    return jsonify(
-        {
-            "token": svc.tokens.issue(user),
-            "token_type": "Bearer",
-            "expires_in": svc.tokens.ttl,
-            "user": user.to_wire(),
-        }
-    )
+    return jsonify(await _new_token(user))
+
+
+async def _new_token(user: User) -> dict[str, object]:
+    """The login answer: a token of the user's current generation."""
+    svc = services()
+    generation = await svc.revocations.generation(user.user_id)
+    return {
+        "token": svc.tokens.issue(user, generation),
+        "token_type": "Bearer",
+        "expires_in": svc.tokens.ttl,
+        "user": user.to_wire(),
+    }
 
 
 @accounts.get("/me")
 async def me() -> ResponseReturnValue:
     user = await current_user(services())
     return jsonify({"user": user.to_wire()})
+
+
+@accounts.post("/logout")
+async def logout() -> ResponseReturnValue:
+    """Refuse this token from now on and close the sockets opened with it (4401)."""
+    svc = services()
+    user, claims = await current_claims(svc)
+    await svc.revocations.revoke(claims)
+    await svc.registry_ref.tell(
+        CloseUserSessions(user.user_id, claims.token_id, CLOSE_TOKEN_EXPIRED, LOGGED_OUT)
+    )
+    svc.count("logouts")
+    return "", 204
+
+
+@accounts.post("/logout-all")
+async def logout_all() -> ResponseReturnValue:
+    """Refuse every token of the user issued so far and close all their sockets (4401)."""
+    svc = services()
+    user = await current_user(svc)
+    await _end_every_session(user)
+    svc.count("logouts_everywhere")
+    return "", 204
+
+
+@accounts.post("/password")
+async def change_password() -> ResponseReturnValue:
+    """Check the old password (throttled like a login), store the new one, end every session.
+
+    Every token of the user is refused afterwards, the caller's included, and
+    every socket of theirs is closed with 4401; the answer carries a new token,
+    as a login does, so the caller goes on without typing the password again.
+    """
+    svc = services()
+    limits = svc.limits
+    user = await current_user(svc)
+    body = await json_body(AUTH_BODY_MAX)
+    old, new = body.get("old_password"), body.get("new_password")
+    if not isinstance(old, str) or not old:
+        raise validation.bad_request("old_password must be a non-empty string")
+    new = validation.password(new)
+    attempt = None
+    if limits.enabled:
+        try:
+            attempt = limits.login.admit(username_key(user.username), client_address(svc))
+        except LoginThrottled as refused:
+            raise throttled(refused.retry_after, refused.why) from None
+    found = await svc.db.find_login(user.username)
+    try:
+        ok = (
+            found is not None
+            and found[0].user_id == user.user_id
+            and await svc.passwords.verify(found[1], old)
+        )
+        password_hash = await svc.passwords.hash(new) if ok else ""
+    except PasswordsBusy:
+        if attempt is not None:
+            limits.login.release(attempt)
+        raise _busy() from None
+    if not ok:
+        raise ApiError(403, "forbidden", "old_password is not the current password")
+    if attempt is not None:
+        limits.login.succeeded(attempt)
+    await svc.db.credentials.set_password_hash(user.user_id, password_hash)
+    await _end_every_session(user)
+    svc.count("password_changes")
+    return jsonify(await _new_token(user))
+
+
+async def _end_every_session(user: User) -> None:
+    svc = services()
+    await svc.revocations.revoke_all(user.user_id)
+    await svc.registry_ref.tell(CloseUserSessions(user.user_id, None, CLOSE_TOKEN_EXPIRED, LOGGED_OUT))

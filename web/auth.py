@@ -2,7 +2,8 @@
 
 What every HTTP handler and the ``/ws`` handshake need before they do their
 own work. A token is accepted when its signature, expiry and issuer hold
-(:mod:`web.tokens`) and its user still exists.
+(:mod:`web.tokens`), its user still exists, and it has not been logged out
+or replaced (:mod:`web.revocation`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from storage.interface import User
 from web import validation
 from web.errors import ApiError
 from web.services import Services
-from web.tokens import InvalidToken
+from web.tokens import Claims, InvalidToken
 
 BODY_MAX = 4096
 """Bytes of any JSON body the API accepts: its largest (a password change, every character
@@ -32,8 +33,8 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(svc: Services, token: str | None) -> tuple[User, int]:
-    """The token's user and expiry, or ApiError 401."""
+async def authenticate(svc: Services, token: str | None) -> tuple[User, Claims]:
+    """The token's user and claims, or ApiError 401 (also for a token logged out or replaced)."""
     unauthorized = ApiError(401, "unauthorized", "a valid bearer token is required; log in again")
     if token is None:
         raise unauthorized
@@ -42,14 +43,18 @@ async def authenticate(svc: Services, token: str | None) -> tuple[User, int]:
     except InvalidToken:
         raise unauthorized from None
     user = await svc.db.get_user(claims.user_id)
-    if user is None:
+    if user is None or not await svc.revocations.accepts(claims):
         raise unauthorized
-    return user, claims.expires_at
+    return user, claims
 
 
 async def current_user(svc: Services) -> User:
-    user, _ = await authenticate(svc, bearer_token(request.headers.get("Authorization")))
+    user, _ = await current_claims(svc)
     return user
+
+
+async def current_claims(svc: Services) -> tuple[User, Claims]:
+    return await authenticate(svc, bearer_token(request.headers.get("Authorization")))
 
 
 def client_address(svc: Services) -> str:

@@ -48,6 +48,7 @@ from web.logging_setup import setup_logging
 from web.login_throttle import LoginLimits, LoginThrottle
 from web.metrics import register_collectors
 from web.ratelimit import SlidingWindow
+from web.revocation import Revocations
 from web.services import Limits, Services
 from web.tokens import TokenService, load_or_create_secret
 
@@ -142,6 +143,8 @@ async def serve(
         await root.start(run_heartbeat, registry_ref, config.ping_interval)
         for seed in config.rooms:
             await rooms.start(await db.ensure_room(seed.room_id, seed.name))
+        revocations = Revocations(db.credentials)
+        await revocations.load()
         svc = Services(
             config=config,
             db=db,
@@ -154,6 +157,7 @@ async def serve(
             passwords=Passwords(config.password_workers, config.password_queue),
             limits=_limits(config),
             client_address=ClientAddress(config.trusted_proxies),
+            revocations=revocations,
             latency=latency,
             metrics=CollectorRegistry(auto_describe=False),
         )

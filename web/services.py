@@ -25,6 +25,7 @@ from web.client_address import ClientAddress
 from web.config import Config
 from web.login_throttle import LoginThrottle
 from web.ratelimit import SlidingWindow
+from web.revocation import Revocations
 from web.tokens import TokenService
 
 
@@ -50,6 +51,7 @@ class Services:
     passwords: Passwords
     limits: Limits
     client_address: ClientAddress
+    revocations: Revocations
     latency: DeliveryLatency  # the same one the rooms and the registry record into
     metrics: CollectorRegistry  # this server's own, scraped at /metrics (web.metrics.register_collectors)
     ready: bool = False

@@ -1,8 +1,11 @@
 """JSON Web Tokens: issued at login, checked on every request and handshake.
 
 HS256 only, pinned on decode so that ``alg: none`` and algorithm confusion are
-refused; ``exp``, ``iat``, ``sub`` and ``iss`` are required; clock leeway is
-at most 30 seconds. The secret comes from configuration or, when none is
+refused; ``exp``, ``iat``, ``sub``, ``iss``, ``jti`` and ``gen`` are
+required; clock leeway is at most 30 seconds. ``jti`` names the token so that
+a logout can refuse it alone; ``gen`` is the user's token generation when it
+was issued, so that a logout everywhere or a password change refuses every
+older token at once (:mod:`web.revocation` checks both). The secret comes from configuration or, when none is
 configured, from a file in the data directory that the first start creates
 (mode 0600), so tokens survive a restart without a secret in the source.
 """
@@ -36,6 +39,8 @@ class Claims:
     user_id: str
     username: str
     expires_at: int
+    token_id: str
+    generation: int
 
 
 class TokenService:
@@ -46,7 +51,7 @@ class TokenService:
         self.issuer = issuer
         self.ttl = ttl
 
-    def issue(self, user: User) -> str:
+    def issue(self, user: User, generation: int) -> str:
         now = int(time.time())
         claims = {
             "sub": user.user_id,
@@ -54,6 +59,8 @@ class TokenService:
             "iat": now,
             "exp": now + self.ttl,
             "iss": self.issuer,
+            "jti": secrets.token_hex(16),
+            "gen": generation,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
@@ -65,14 +72,17 @@ class TokenService:
                 algorithms=["HS256"],
                 issuer=self.issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                options={"require": ["exp", "iat", "sub", "iss", "jti", "gen"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
         sub, name = claims.get("sub"), claims.get("name", "")
         if not isinstance(sub, str) or not sub or not isinstance(name, str):
             raise InvalidToken("bad subject")
-        return Claims(sub, name, int(claims["exp"]))
+        jti, gen = claims["jti"], claims["gen"]
+        if not isinstance(jti, str) or not 0 < len(jti) <= 32 or type(gen) is not int or gen < 0:
+            raise InvalidToken("bad token id or generation")
+        return Claims(sub, name, int(claims["exp"]), jti, gen)
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:

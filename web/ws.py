@@ -34,13 +34,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from actors.flood import FloodSettings
-from actors.session import Session, SessionDeps, SessionSettings, new_session_id, run_session
+from actors.session import Session, SessionDeps, SessionSettings, SessionToken, new_session_id, run_session
 from storage.interface import User
 from web.auth import authenticate, bearer_token
 from web.browser_policy import origin_key, socket_origins
 from web.errors import ApiError
 from web.hypercorn_setup import TAKEOVER, TakenConnection
 from web.services import Services
+from web.tokens import Claims
 from web.ws_transport import WebSocketTransport
 
 Scope = MutableMapping[str, Any]
@@ -93,13 +94,13 @@ class ChatSocketEndpoint:
         if (await receive())["type"] != "websocket.connect":
             return
         try:
-            user, expires_at = await self._check_handshake(scope)
+            user, claims = await self._check_handshake(scope)
         except ApiError as error:
             await _refuse(send, error)
             return
-        await send({"type": TAKEOVER, "run": partial(self._serve, user, expires_at)})
+        await send({"type": TAKEOVER, "run": partial(self._serve, user, claims)})
 
-    async def _serve(self, user: User, expires_at: float, connection: TakenConnection) -> None:
+    async def _serve(self, user: User, claims: Claims, connection: TakenConnection) -> None:
         """In the connection's task, after the 101: the session over our own transport."""
         svc = self._svc
         config = svc.config
@@ -107,12 +108,19 @@ class ChatSocketEndpoint:
             connection, max_message=config.max_frame, idle_timeout=config.idle_timeout
         )
         session = Session(
-            new_session_id(user), user, transport, self._deps, self._settings, token_expires_at=expires_at
+            new_session_id(user),
+            user,
+            transport,
+            self._deps,
+            self._settings,
+            token=SessionToken(
+                claims.token_id, claims.expires_at, partial(svc.revocations.accepts_now, claims)
+            ),
         )
         svc.count("sessions_opened")
         await run_session(session, transport)
 
-    async def _check_handshake(self, scope: Scope) -> tuple[User, int]:
+    async def _check_handshake(self, scope: Scope) -> tuple[User, Claims]:
         svc = self._svc
         if scope.get("http_version") != "1.1":
             raise ApiError(400, "bad_request", "open the WebSocket over HTTP/1.1")
@@ -134,10 +142,10 @@ class ChatSocketEndpoint:
         if token is None:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             token = (query.get("token") or [None])[0]
-        user, expires_at = await authenticate(svc, token or None)
+        user, claims = await authenticate(svc, token or None)
         if not svc.ready:
             raise ApiError(503, "internal", "the server is shutting down; reconnect later")
-        return user, expires_at
+        return user, claims
 
 
 async def _refuse(send: Send, error: ApiError) -> None:

@@ -1,0 +1,97 @@
+"""Which tokens are still good: logout, logout everywhere, and password changes.
+
+A JWT is valid until it expires unless the server remembers otherwise, so a
+leaked token used to work for up to a day, open sockets included. Two
+things are remembered, in the database (so a logout outlives a restart) and
+in memory (so checking costs no query):
+
+* **logged-out tokens**, by their ``jti``, until they would have expired;
+* **each user's token generation**: logout-all and a password change move it
+  on, and every token issued under an older one is refused.
+
+Every authentication (HTTP and the ``/ws`` handshake) asks :meth:`accepts`.
+A session re-asks :meth:`accepts_now` once it is registered, which closes
+the gap for a handshake that was checked just before a revocation: its
+registration then reaches the registry before the revocation's close does,
+or it finds the revocation itself.
+
+Memory stays bounded: a user with more than :data:`MAX_REVOKED_PER_USER`
+logged-out tokens still valid has their generation moved on instead (the
+next logout logs them out everywhere). The tables live in this process
+(the cluster mode shares them through Redis).
+"""
+
+from __future__ import annotations
+
+import time
+
+from storage.credentials import Credentials
+from web.tokens import Claims
+
+MAX_REVOKED_PER_USER = 100
+
+
+class Revocations:
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+        self._generations: dict[str, int] = {}  # user_id -> current generation, as far as loaded
+        self._revoked: dict[str, tuple[str, int]] = {}  # jti -> (user_id, exp)
+        self._revoked_per_user: dict[str, int] = {}
+        self._next_prune = 1024
+
+    async def load(self) -> None:
+        """Read the logged-out tokens that have not expired yet (at start-up)."""
+        for jti, (user_id, exp) in (await self._credentials.revoked(int(time.time()))).items():
+            self._remember(jti, user_id, exp)
+
+    async def generation(self, user_id: str) -> int:
+        known = self._generations.get(user_id)
+        if known is None:
+            known = self._generations[user_id] = await self._credentials.generation(user_id)
+        return known
+
+    async def accepts(self, claims: Claims) -> bool:
+        if claims.token_id in self._revoked:
+            return False
+        return claims.generation == await self.generation(claims.user_id)
+
+    def accepts_now(self, claims: Claims) -> bool:
+        """:meth:`accepts` without waiting, for a token :meth:`accepts` has seen (its user's generation is loaded)."""
+        if claims.token_id in self._revoked:
+            return False
+        return claims.generation == self._generations.get(claims.user_id, claims.generation)
+
+    async def revoke(self, claims: Claims) -> None:
+        """Refuse this token from now on (logout)."""
+        if self._revoked_per_user.get(claims.user_id, 0) >= MAX_REVOKED_PER_USER:
+            await self.revoke_all(claims.user_id)
+            return
+        self._remember(claims.token_id, claims.user_id, claims.expires_at)  # refused at once, then stored
+        await self._credentials.revoke(claims.token_id, claims.user_id, claims.expires_at)
+
+    async def revoke_all(self, user_id: str) -> int:
+        """Refuse every token of the user issued so far (logout everywhere, password change); the new generation."""
+        current = await self.generation(user_id)
+        self._generations[user_id] = current + 1  # refused at once, then stored
+        self._generations[user_id] = await self._credentials.next_generation(user_id)
+        return self._generations[user_id]
+
+    def _remember(self, jti: str, user_id: str, exp: int) -> None:
+        if len(self._revoked) >= self._next_prune:
+            self._prune(int(time.time()))
+            self._next_prune = max(
+                1024, 2 * len(self._revoked)
+            )  # amortised: each entry is looked at O(1) times
+        if jti not in self._revoked:
+            self._revoked[jti] = (user_id, exp)
+            self._revoked_per_user[user_id] = self._revoked_per_user.get(user_id, 0) + 1
+
+    def _prune(self, now: int) -> None:
+        for jti, (user_id, exp) in list(self._revoked.items()):
+            if exp < now:
+                del self._revoked[jti]
+                left = self._revoked_per_user[user_id] - 1
+                if left:
+                    self._revoked_per_user[user_id] = left
+                else:
+                    del self._revoked_per_user[user_id]
