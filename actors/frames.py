@@ -154,10 +154,37 @@ def _content(obj: dict[str, Any], max_chars: int) -> str:
     return content
 
 
+_OBJECT_START = re.compile(r"[ \t\n\r]*\{")
+
+REF_READ_MAX = 512
+"""Frames up to this many characters are read for their ``ref`` even when refused unread (:func:`ref_of`)."""
+
+
+def frame_size(frame: str | bytes) -> int:
+    """The frame's size in bytes, as the flood limit charges it (exact for ASCII, cheap)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode("utf-8", "surrogatepass"))
+
+
+def ref_of(frame: str | bytes) -> Ref:
+    """The ``ref`` of a frame refused before it was parsed, when it is small enough to read cheaply.
+
+    A command is a few hundred bytes; the frames a flood sends are not, and
+    reading them is what the refusal is there to avoid.
+    """
+    if not isinstance(frame, str) or len(frame) > REF_READ_MAX:
+        return None
+    return parse_command(frame, max_content=REF_READ_MAX).ref
+
+
 def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameError:
     """Turn one client frame into a command, or into the error to answer it with."""
     if not isinstance(frame, str):
         return FrameError("bad_request", "binary frames are not accepted; send JSON text frames")
+    if not _OBJECT_START.match(frame):
+        # Refused without parsing: whatever follows, it is not one JSON object.
+        return FrameError("bad_request", "a frame must hold one JSON object")
     try:
         obj = decode_json(frame)
     except ValueError as exc:

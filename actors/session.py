@@ -51,7 +51,9 @@ from actors.frames import (
     SendPrivate,
     encode,
     error_frame,
+    frame_size,
     parse_command,
+    ref_of,
     with_ref,
 )
 from actors.handle import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, SessionHandle
@@ -268,11 +270,11 @@ class Session:
                 if gone.args:
                     self.end_reason = str(gone)
                 return
-            command = parse_command(frame, max_content=max_content)
-            if limit is not None and not limit.allow(trio.current_time()):
-                self._reply(error_frame("rate_limited", limit.refusal(), command.ref))
+            # Charged before parsing: parsing is the cost a flood would make us pay.
+            if limit is not None and not limit.allow(trio.current_time(), frame_size(frame)):
+                self._reply(error_frame("rate_limited", limit.refusal(), ref_of(frame)))
                 continue
-            await self._dispatch(command)
+            await self._dispatch(parse_command(frame, max_content=max_content))
 
     # writing: called by the writer actor -----------------------------------
 

@@ -24,3 +24,19 @@ def test_refused_frames_do_not_cost_tokens() -> None:
     assert limit.allow(0.0)
     assert not any(limit.allow(0.1 * i) for i in range(1, 10))  # 0.9 s of refusals
     assert limit.allow(1.0)
+
+
+def test_bytes_are_charged_as_well_as_frames() -> None:
+    limit = FloodLimit(
+        FloodSettings(rate=100.0, burst=100, bytes_per_second=1000.0, byte_burst=3000), now=0.0
+    )
+    assert limit.allow(0.0, 2000) and limit.allow(0.0, 1000)
+    assert not limit.allow(0.0, 1)  # frames left, bytes not
+    assert not limit.allow(0.5, 600)  # 500 bytes back
+    assert limit.allow(0.6, 600)
+
+
+def test_a_frame_larger_than_what_is_left_does_not_spend_it() -> None:
+    limit = FloodLimit(FloodSettings(rate=100.0, burst=100, bytes_per_second=1.0, byte_burst=1000), now=0.0)
+    assert not limit.allow(0.0, 1001)
+    assert limit.allow(0.0, 1000)

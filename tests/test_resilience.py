@@ -93,7 +93,15 @@ async def test_health_and_metrics_are_public(api: Api) -> None:
 
 @pytest.fixture
 def config(config: Config) -> Config:
-    return with_config(config, session_outbox=4, ping_interval=0.2, idle_timeout=0.8, max_content=60_000)
+    # The flood limit is lifted: these tests send big messages fast on purpose.
+    return with_config(
+        config,
+        session_outbox=4,
+        ping_interval=0.2,
+        idle_timeout=0.8,
+        max_content=60_000,
+        rate_limit_enabled=False,
+    )
 
 
 async def test_a_session_that_never_reads_is_closed_1013_and_the_room_keeps_flowing(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from typing import Any
 
 import pytest
@@ -53,8 +54,13 @@ class RawClient:
         self.pending: list[Any] = []
 
     @classmethod
-    async def open(cls, server: Server, account: Account) -> RawClient:
-        client = cls(await trio.open_tcp_stream("127.0.0.1", server.running.port))
+    async def open(cls, server: Server, account: Account, *, receive_buffer: int | None = None) -> RawClient:
+        """Connect and upgrade; ``receive_buffer`` fixes the socket's receive buffer (no autotuning)."""
+        sock = trio.socket.socket()
+        if receive_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        await sock.connect(("127.0.0.1", server.running.port))
+        client = cls(trio.SocketStream(sock))
         await client.stream.send_all(
             client.ws.send(Request(host="127.0.0.1", target=f"/ws?token={account.token}"))
         )
@@ -219,6 +225,83 @@ async def test_a_server_stopped_without_asking_its_sessions_still_sends_1001(con
     assert (await raw.expect_close()).code == 1001
 
 
+async def test_big_frames_are_charged_by_their_bytes_before_they_are_parsed(raw: RawClient) -> None:
+    """128 KiB at once, then 32 KiB a second: ten 60 KB commands in one burst get two answers."""
+    padded = json.dumps({"type": "ping", "pad": "x" * 60_000}).encode()
+    await raw.send(client_frame(TEXT, padded) * 10)
+    replies = [json.loads((await raw.next_event()).data) for _ in range(10)]
+    assert [r["type"] for r in replies[:2]] == ["pong", "pong"]
+    assert all(r["type"] == "error" and r["code"] == "rate_limited" for r in replies[2:])
+    assert "KiB" in replies[2]["message"]
+    await raw.send(client_frame(TEXT, b'{"type":"ping","ref":1}'))  # small frames still pass
+    assert json.loads((await raw.next_event()).data) == {"type": "pong", "ref": 1}
+
+
+async def test_a_frame_that_is_not_an_object_is_refused_unparsed(raw: RawClient) -> None:
+    await raw.send(client_frame(TEXT, b"[" + b",".join([b"{}"] * 20_000) + b"]"))
+    reply = json.loads((await raw.next_event()).data)
+    assert reply == {"type": "error", "code": "bad_request", "message": "a frame must hold one JSON object"}
+
+
+async def test_a_refused_small_frame_keeps_its_ref(config: Config, nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, with_config(config, ws_frame_rate=0.001, ws_frame_burst=1))
+    api = Api(server)
+    raw = await RawClient.open(server, await api.account())
+    await api.http.aclose()
+    await raw.send(
+        client_frame(TEXT, b'{"type":"ping","ref":"a"}') + client_frame(TEXT, b'{"type":"ping","ref":"b"}')
+    )
+    assert json.loads((await raw.next_event()).data) == {"type": "pong", "ref": "a"}
+    refused = json.loads((await raw.next_event()).data)
+    assert refused["code"] == "rate_limited" and refused["ref"] == "b"
+
+
+async def test_endless_empty_continuation_frames_are_closed_with_1008(raw: RawClient) -> None:
+    """Each fragment adds no byte, so the size limit never trips; the fragment count does."""
+    await raw.send(client_frame(TEXT, b"{", fin=False))
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        for _ in range(20):
+            await raw.send(client_frame(CONTINUATION, b"", fin=False) * 1000)
+    assert (await raw.expect_close()).code == 1008
+
+
+async def test_a_message_in_more_fragments_than_allowed_is_closed_with_1008(raw: RawClient) -> None:
+    fragments = [client_frame(TEXT, b"{", fin=False)]
+    fragments += [client_frame(CONTINUATION, b" ", fin=False) for _ in range(200)]
+    fragments.append(client_frame(CONTINUATION, b'"type":"ping"}'))
+    await raw.send(b"".join(fragments))
+    assert (await raw.expect_close()).code == 1008
+
+
+async def test_a_flood_of_pings_is_answered_by_fewer_pongs_the_last_one_last(raw: RawClient) -> None:
+    await raw.send(b"".join(client_frame(PING, f"{n:05}".encode()) for n in range(2000)))
+    await raw.send(client_frame(TEXT, b'{"type":"ping","ref":"after"}'))
+    pongs = []
+    while True:
+        event = await raw.next_event()
+        if isinstance(event, TextMessage):
+            break
+        pongs.append(event.payload)
+    assert 1 <= len(pongs) < 2000 and pongs[-1] == b"01999"
+
+
+def test_fragments_cost_memory_in_proportion_to_their_bytes() -> None:
+    import tracemalloc
+
+    reader = FrameReader(max_message=65_536, max_fragments=10**7)
+    reader.feed(client_frame(TEXT, b"{", fin=False))
+    assert reader.next_event() is None
+    empty = client_frame(CONTINUATION, b"", fin=False) * 1000
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(200):  # 200,000 fragments of nothing
+        reader.feed(empty)
+        assert reader.next_event() is None
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert grown < 64 * 1024, grown  # a list of fragments grew by 8 bytes each: 1.6 MB here
+
+
 # The reader alone, without a socket ------------------------------------------
 
 
@@ -275,13 +358,16 @@ async def test_a_client_that_pings_but_never_reads_is_dropped_once_its_outbox_ov
     api = Api(server)
     try:
         account = await api.account()
-        raw = await RawClient.open(server, account)
+        raw = await RawClient.open(server, account, receive_buffer=4096)
         ping = client_frame(PING, b"p" * 125)
 
         async def flood() -> None:
+            # One ping at a time, each read and answered before the next is sent (pings
+            # read together get a single pong), until the pongs fill the socket.
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                for _ in range(400):  # 50 MB of pongs: more than any socket buffers
-                    await raw.send(ping * 1000)
+                for _ in range(10_000):  # 1.3 MB of pongs: more than the socket buffers take
+                    await raw.send(ping)
+                    await trio.testing.wait_all_tasks_blocked()
 
         nursery.start_soon(flood)
         with trio.fail_after(20):

@@ -54,6 +54,7 @@ class Config:
     password_queue: int = 64
     max_content: int = 4000
     max_frame: int = 65536
+    max_fragments: int = 128
     session_outbox: int = 1024
     room_mailbox: int = 1024
     registry_mailbox: int = 4096
@@ -77,6 +78,8 @@ class Config:
     rate_window: float = 60.0
     ws_frame_rate: float = 20.0
     ws_frame_burst: int = 60
+    ws_bytes_per_second: float = 32 * 1024
+    ws_byte_burst: int = 128 * 1024
     shutdown_timeout: float = 8.0
     rooms: tuple[RoomSeed, ...] = field(default=(RoomSeed("lobby", "Lobby"),))
 
@@ -258,6 +261,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("password_queue", "auth.password_queue", None, _int(1, 100_000)),
     ("max_content", "limits.max_content_chars", "CHAT_MAX_CONTENT", _int(1, 1_000_000)),
     ("max_frame", "limits.max_frame_bytes", "CHAT_MAX_FRAME", _int(1024, 16 * 1024 * 1024)),
+    ("max_fragments", "limits.max_fragments", None, _int(1, 1_000_000)),
     ("session_outbox", "limits.session_outbox", "CHAT_SESSION_OUTBOX", _int(1, 1_000_000)),
     ("room_mailbox", "limits.room_mailbox", None, _int(1, 1_000_000)),
     ("registry_mailbox", "limits.registry_mailbox", None, _int(1, 1_000_000)),
@@ -285,6 +289,8 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("rate_window", "rate_limit.window", None, _float(1, 86400)),
     ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, _float(0.001, 1_000_000)),
     ("ws_frame_burst", "rate_limit.ws_frame_burst", None, _int(1, 1_000_000)),
+    ("ws_bytes_per_second", "rate_limit.ws_bytes_per_second", None, _float(1, 1e12)),
+    ("ws_byte_burst", "rate_limit.ws_byte_burst", None, _int(1, 1 << 40)),
 ]
 
 _EXPECTED_LEVEL = "one of debug, info, warning, error, critical"
@@ -356,6 +362,11 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     defaults = Config()
     if "db_url" not in values:
         values["db_url"] = f"sqlite://{values.get('data_dir', defaults.data_dir)}/chat.sqlite3"
+    if values.get("ws_byte_burst", defaults.ws_byte_burst) < values.get("max_frame", defaults.max_frame):
+        raise ConfigError(
+            "config error: rate_limit.ws_byte_burst: expected at least limits.max_frame_bytes, "
+            "or the largest message allowed could never be sent"
+        )
     if values.get("ping_interval", defaults.ping_interval) >= values.get(
         "idle_timeout", defaults.idle_timeout
     ):

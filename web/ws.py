@@ -79,7 +79,9 @@ class ChatSocketEndpoint:
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,
             max_content=config.max_content,
-            flood=FloodSettings(config.ws_frame_rate, config.ws_frame_burst)
+            flood=FloodSettings(
+                config.ws_frame_rate, config.ws_frame_burst, config.ws_bytes_per_second, config.ws_byte_burst
+            )
             if config.rate_limit_enabled
             else None,
         )
@@ -105,7 +107,10 @@ class ChatSocketEndpoint:
         svc = self._svc
         config = svc.config
         transport = WebSocketTransport(
-            connection, max_message=config.max_frame, idle_timeout=config.idle_timeout
+            connection,
+            max_message=config.max_frame,
+            idle_timeout=config.idle_timeout,
+            max_fragments=config.max_fragments,
         )
         session = Session(
             new_session_id(user),

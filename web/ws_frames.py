@@ -12,7 +12,11 @@ It is written for this server, not as a general WebSocket library:
   :func:`actors.frames.ws_text_frame` for the chat frames themselves).
 * **Bounded.** A message over ``max_message`` bytes, in one frame or in
   fragments, is refused with 1009 as soon as its length is known, before
-  its payload is buffered.
+  its payload is buffered. A message's fragments are gathered in one
+  buffer, so they cost memory in proportion to their bytes however many
+  there are, and a message in more than ``max_fragments`` fragments is
+  refused with 1008: a stream of empty continuation frames would otherwise
+  keep a connection busy (and growing) forever without ever completing.
 * **Strict.** Invalid UTF-8 in a text message or a close reason is 1007;
   everything else RFC 6455 forbids (a reserved opcode, a fragmented or
   oversized control frame, a continuation out of place, an invalid close
@@ -41,9 +45,15 @@ OP_PONG = 0xA
 
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_POLICY = 1008
 CLOSE_NO_STATUS = 1005  # never on the wire: "the close frame carried no code"
 CLOSE_INVALID_DATA = 1007
 CLOSE_TOO_BIG = 1009
+
+DEFAULT_MAX_FRAGMENTS = 128
+"""Fragments one message may come in. Browsers send every message whole; a client library
+that streams one sends a few. Each fragment costs a header to parse, so this bounds the work
+one message can make."""
 
 _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 _U16 = struct.Struct("!H")
@@ -93,15 +103,24 @@ def unmask(payload: bytes | bytearray, mask: bytes) -> bytes:
 class FrameReader:
     """Incremental parser of client frames: :meth:`feed` bytes, then :meth:`next_event` until None."""
 
-    __slots__ = ("_buffer", "_fragments", "_fragments_size", "_max", "_message_opcode", "_start")
+    __slots__ = (
+        "_buffer",
+        "_fragment_count",
+        "_fragments",
+        "_max",
+        "_max_fragments",
+        "_message_opcode",
+        "_start",
+    )
 
-    def __init__(self, max_message: int) -> None:
+    def __init__(self, max_message: int, max_fragments: int = DEFAULT_MAX_FRAGMENTS) -> None:
         self._max = max_message
+        self._max_fragments = max_fragments
         self._buffer = bytearray()
         self._start = 0  # bytes of _buffer already parsed
         self._message_opcode = 0  # opcode of a fragmented message in progress, or 0
-        self._fragments: list[bytes] = []
-        self._fragments_size = 0
+        self._fragments = bytearray()  # the payload of the fragmented message so far
+        self._fragment_count = 0
 
     def feed(self, data: bytes | bytearray) -> None:
         if self._start:
@@ -126,19 +145,19 @@ class FrameReader:
                     raise ProtocolError(
                         CLOSE_PROTOCOL_ERROR, "continuation frame without a message to continue"
                     )
-                self._fragments.append(payload)
+                self._fragments += payload
                 if not fin:
                     continue
                 opcode, self._message_opcode = self._message_opcode, 0
-                payload = b"".join(self._fragments)
-                self._fragments = []
+                payload = bytes(self._fragments)
+                self._fragments = bytearray()
+                self._fragment_count = 0
             elif self._message_opcode:
                 raise ProtocolError(CLOSE_PROTOCOL_ERROR, "new message before the fragmented one finished")
             elif not fin:
                 self._message_opcode = opcode
-                self._fragments.append(payload)
+                self._fragments += payload
                 continue
-            self._fragments_size = 0  # a whole message: the next one starts from nothing
             if opcode == OP_TEXT:
                 try:
                     return payload.decode("utf-8")
@@ -182,13 +201,15 @@ class FrameReader:
         if opcode >= OP_CLOSE:
             if length > 125:
                 raise ProtocolError(CLOSE_PROTOCOL_ERROR, "control frame payload over 125 bytes")
-        elif self._fragments_size + length > self._max:
+        elif len(self._fragments) + length > self._max:
             raise ProtocolError(CLOSE_TOO_BIG, f"message over {self._max} bytes")
         end = start + header + length
         if len(buf) < end:
             return None
-        if opcode < OP_CLOSE:
-            self._fragments_size += length
+        if opcode < OP_CLOSE and (not fin or opcode == OP_CONTINUATION):
+            self._fragment_count += 1
+            if self._fragment_count > self._max_fragments:
+                raise ProtocolError(CLOSE_POLICY, f"message in more than {self._max_fragments} fragments")
         mask = bytes(buf[start + header - 4 : start + header])
         payload = unmask(buf[start + header : end], mask)
         if end == len(buf):

@@ -41,7 +41,16 @@ import trio
 
 from actors.session import TransportClosed
 from web.hypercorn_setup import TakenConnection
-from web.ws_frames import Close, FrameReader, Ping, Pong, ProtocolError, close_frame, pong_frame
+from web.ws_frames import (
+    DEFAULT_MAX_FRAGMENTS,
+    Close,
+    FrameReader,
+    Ping,
+    Pong,
+    ProtocolError,
+    close_frame,
+    pong_frame,
+)
 
 READ_SIZE = 65536
 CLOSE_REPLY_TIMEOUT = 2.0
@@ -62,17 +71,26 @@ class WebSocketTransport:
         "_lock",
         "_owed",
         "_peer_closed",
+        "_pong",
         "_reader",
         "_socket",
         "_stream",
     )
 
-    def __init__(self, connection: TakenConnection, *, max_message: int, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        connection: TakenConnection,
+        *,
+        max_message: int,
+        idle_timeout: float,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
+    ) -> None:
         self._stream = connection.stream
         self._socket = connection.socket
         self._fd = -1 if connection.socket is None else connection.socket.fileno()
         self._lock = connection.send_lock
-        self._reader = FrameReader(max_message)
+        self._reader = FrameReader(max_message, max_fragments)
+        self._pong: bytes | None = None  # the payload of the last ping not answered yet
         if connection.early:
             self._reader.feed(connection.early)
         self._idle = idle_timeout
@@ -92,11 +110,17 @@ class WebSocketTransport:
                 await self._refuse(error)
                 raise TransportClosed(f"closed with {error.code}: {error.reason}") from None
             if event is None:
+                if self._pong is not None:
+                    pong, self._pong = self._pong, None
+                    await self._send_control(pong_frame(pong))
                 reader.feed(await self._read())
             elif isinstance(event, (str, bytes)):
                 return event
             elif isinstance(event, Ping):
-                await self._send_control(pong_frame(event.payload))
+                # Answered once everything read so far is handled, and only the last
+                # of several (RFC 6455 5.5.3 allows it): a flood of pings costs one
+                # write per read, not one per ping.
+                self._pong = event.payload
             elif isinstance(event, Close):
                 self._peer_closed = True
                 await self._answer_close(event)
