@@ -294,6 +294,18 @@
     connect();
   }
 
+  // The "Log out" button: forget the session here, and have the server refuse its
+  // token from now on (a copy of it elsewhere stops working too).
+  function logOut() {
+    const token = state.token;
+    endSession("");
+    if (token) {
+      fetch(API + "/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(
+        () => {},
+      );
+    }
+  }
+
   // Tears down everything that belongs to the logged-in user; `reason` is shown on
   // the login form (an expired token, a plain logout shows nothing).
   function endSession(reason) {
@@ -1119,7 +1131,7 @@
   function bindEvents() {
     $("auth-form").addEventListener("submit", onLoginSubmit);
     $("register-button").addEventListener("click", onRegisterClick);
-    $("logout-button").addEventListener("click", () => endSession(""));
+    $("logout-button").addEventListener("click", logOut);
     $("composer").addEventListener("submit", onComposerSubmit);
     $("message-input").addEventListener("keydown", onComposerKey);
     $("message-input").addEventListener("input", autoGrow);
