@@ -15,8 +15,9 @@ It is written for this server, not as a general WebSocket library:
   its payload is buffered. A message's fragments are gathered in one
   buffer, so they cost memory in proportion to their bytes however many
   there are, and a message in more than ``max_fragments`` fragments is
-  refused with 1008: a stream of empty continuation frames would otherwise
-  keep a connection busy (and growing) forever without ever completing.
+  refused with 1009 too (it is too big to process, if not in bytes): a
+  stream of empty continuation frames would otherwise keep a connection
+  busy (and growing) forever without ever completing.
 * **Strict.** Invalid UTF-8 in a text message or a close reason is 1007;
   everything else RFC 6455 forbids (a reserved opcode, a fragmented or
   oversized control frame, a continuation out of place, an invalid close
@@ -45,7 +46,6 @@ OP_PONG = 0xA
 
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_POLICY = 1008
 CLOSE_NO_STATUS = 1005  # never on the wire: "the close frame carried no code"
 CLOSE_INVALID_DATA = 1007
 CLOSE_TOO_BIG = 1009
@@ -209,7 +209,7 @@ class FrameReader:
         if opcode < OP_CLOSE and (not fin or opcode == OP_CONTINUATION):
             self._fragment_count += 1
             if self._fragment_count > self._max_fragments:
-                raise ProtocolError(CLOSE_POLICY, f"message in more than {self._max_fragments} fragments")
+                raise ProtocolError(CLOSE_TOO_BIG, f"message in more than {self._max_fragments} fragments")
         mask = bytes(buf[start + header - 4 : start + header])
         payload = unmask(buf[start + header : end], mask)
         if end == len(buf):

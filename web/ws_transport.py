@@ -71,7 +71,7 @@ class WebSocketTransport:
         "_lock",
         "_owed",
         "_peer_closed",
-        "_pong",
+        "_pongs",
         "_reader",
         "_socket",
         "_stream",
@@ -90,7 +90,7 @@ class WebSocketTransport:
         self._fd = -1 if connection.socket is None else connection.socket.fileno()
         self._lock = connection.send_lock
         self._reader = FrameReader(max_message, max_fragments)
-        self._pong: bytes | None = None  # the payload of the last ping not answered yet
+        self._pongs: list[bytes] = []  # pong frames owed for the pings of the current read
         if connection.early:
             self._reader.feed(connection.early)
         self._idle = idle_timeout
@@ -110,17 +110,17 @@ class WebSocketTransport:
                 await self._refuse(error)
                 raise TransportClosed(f"closed with {error.code}: {error.reason}") from None
             if event is None:
-                if self._pong is not None:
-                    pong, self._pong = self._pong, None
-                    await self._send_control(pong_frame(pong))
+                if self._pongs:
+                    pongs, self._pongs = b"".join(self._pongs), []
+                    await self._send_control(pongs)
                 reader.feed(await self._read())
             elif isinstance(event, (str, bytes)):
                 return event
             elif isinstance(event, Ping):
-                # Answered once everything read so far is handled, and only the last
-                # of several (RFC 6455 5.5.3 allows it): a flood of pings costs one
-                # write per read, not one per ping.
-                self._pong = event.payload
+                # Every ping is answered, once everything read so far is handled:
+                # the pongs of one read go out in one write, so a flood of pings
+                # costs a write per read rather than per ping.
+                self._pongs.append(pong_frame(event.payload))
             elif isinstance(event, Close):
                 self._peer_closed = True
                 await self._answer_close(event)
