@@ -133,7 +133,7 @@ async def run(checkout: Path, seconds: float) -> None:
     data = Path(tempfile.mkdtemp(prefix="fairness-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
     env.update(CHAT_PORT=str(port), CHAT_DATA_DIR=str(data), CHAT_LOG_LEVEL="warning")
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any measurement)
         [sys.executable, "-c", "from web.server import main; main()"], cwd=checkout, env=env
     )
     try:
