@@ -22,6 +22,8 @@ from web import validation
 from web.auth import client_address, current_claims, current_user, json_body, throttled
 from web.errors import ApiError
 from web.login_throttle import LoginThrottled
+from web.openapi import describe
+from web.schemas import Credentials, PasswordChange, Registration, Token, UserReply
 from web.services import services
 
 accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
@@ -41,6 +43,7 @@ def _taken(name: str) -> ApiError:
 
 
 @accounts.post("/register")
+@describe(UserReply, 201, body=Registration, errors=(400, 409, 413, 429), public=True)
 async def register() -> ResponseReturnValue:
     svc = services()
     limits = svc.limits
@@ -68,6 +71,7 @@ async def register() -> ResponseReturnValue:
 
 
 @accounts.post("/login")
+@describe(Token, body=Credentials, errors=(400, 401, 413, 429), public=True)
 async def login() -> ResponseReturnValue:
     svc = services()
     limits = svc.limits
@@ -123,12 +127,14 @@ async def _new_token(user: User) -> dict[str, object]:
 
 
 @accounts.get("/me")
+@describe(UserReply, errors=(401,))
 async def me() -> ResponseReturnValue:
     user = await current_user(services())
     return jsonify({"user": user.to_wire()})
 
 
 @accounts.post("/logout")
+@describe(status=204, errors=(401,))
 async def logout() -> ResponseReturnValue:
     """Refuse this token from now on and close the sockets opened with it (4401)."""
     svc = services()
@@ -142,6 +148,7 @@ async def logout() -> ResponseReturnValue:
 
 
 @accounts.post("/logout-all")
+@describe(status=204, errors=(401,))
 async def logout_all() -> ResponseReturnValue:
     """Refuse every token of the user issued so far and close all their sockets (4401)."""
     svc = services()
@@ -152,6 +159,7 @@ async def logout_all() -> ResponseReturnValue:
 
 
 @accounts.post("/password")
+@describe(Token, body=PasswordChange, errors=(400, 401, 403, 413, 429))
 async def change_password() -> ResponseReturnValue:
     """Check the old password (throttled like a login), store the new one, end every session.
 

@@ -14,7 +14,18 @@ from storage.interface import User
 from web import validation
 from web.auth import current_user, json_body
 from web.errors import ApiError
+from web.openapi import describe
 from web.room_pages import encode_cursor, room_paging
+from web.schemas import (
+    HistoryQuery,
+    MessageList,
+    NewRoom,
+    RoomDetail,
+    RoomPage,
+    RoomReply,
+    RoomsQuery,
+    UserList,
+)
 from web.services import Services, services
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,6 +34,7 @@ ASK_TIMEOUT = 5.0
 
 
 @api.post("/rooms")
+@describe(RoomReply, 201, body=NewRoom, errors=(400, 401, 413, 429))
 async def create_room() -> ResponseReturnValue:
     svc = services()
     user = await current_user(svc)
@@ -57,6 +69,7 @@ async def create_room() -> ResponseReturnValue:
 
 
 @api.get("/rooms")
+@describe(RoomPage, query=RoomsQuery, errors=(400, 401))
 async def list_rooms() -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
@@ -80,6 +93,7 @@ async def _room_or_404(svc: Services, room_id: str) -> Any:
 
 
 @api.get("/rooms/<room_id>")
+@describe(RoomDetail, errors=(401, 404))
 async def get_room(room_id: str) -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
@@ -88,6 +102,7 @@ async def get_room(room_id: str) -> ResponseReturnValue:
 
 
 @api.get("/rooms/<room_id>/online")
+@describe(UserList, errors=(401, 404, 503))
 async def room_online(room_id: str) -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
@@ -108,6 +123,7 @@ async def room_online(room_id: str) -> ResponseReturnValue:
 
 
 @api.get("/online")
+@describe(UserList, errors=(401, 503))
 async def site_online() -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
@@ -119,6 +135,7 @@ async def site_online() -> ResponseReturnValue:
 
 
 @api.get("/rooms/<room_id>/messages")
+@describe(MessageList, query=HistoryQuery, errors=(400, 401, 404))
 async def room_messages(room_id: str) -> ResponseReturnValue:
     svc = services()
     await current_user(svc)
@@ -129,6 +146,7 @@ async def room_messages(room_id: str) -> ResponseReturnValue:
 
 
 @api.get("/private/<user_id>/messages")
+@describe(MessageList, query=HistoryQuery, errors=(400, 401, 404))
 async def private_messages(user_id: str) -> ResponseReturnValue:
     svc = services()
     me = await current_user(svc)

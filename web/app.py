@@ -4,6 +4,10 @@ Both apps send the security headers of :mod:`web.browser_policy` on every
 response, and neither ever redirects: Werkzeug builds the ``Location`` of
 its slash-merging redirect (``//api`` to ``/api``) from the ``Host`` header,
 which any client writes, so merging is off and such a path is a 404.
+
+``/openapi.json`` describes every route (:mod:`web.openapi`). ``GET /ws``
+reaches this app only when it is not a WebSocket handshake (the middleware
+of :mod:`web.ws` takes those), and is answered 426 with ``Upgrade``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 
 from quart import Response, jsonify, request, send_file
 from quart.typing import ResponseReturnValue
+from quart_schema import document_response
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -21,7 +26,10 @@ from web.auth import BODY_MAX
 from web.browser_policy import SecurityHeaders
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
 from web.metrics import metrics_response
+from web.openapi import METRICS, PAGE, WS_HANDSHAKE, describe, install
+from web.schemas import Health
 from web.services import Services, services
+from web.ws import PATH as WS_PATH
 from web.ws import ChatSocketEndpoint
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -31,6 +39,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     """The HTTP app with ``/ws`` in front of it."""
     app = QuartTrio(__name__, static_folder=str(STATIC), static_url_path="/static")
     _no_redirects(app)
+    install(app)  # before the JSON settings: quart-schema replaces app.json
     app.config["MAX_CONTENT_LENGTH"] = BODY_MAX
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -43,20 +52,41 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.register_error_handler(Exception, unexpected_error_response)
 
     @app.get("/healthz")
+    @describe(Health, public=True)
+    @document_response(Health, 503)
     async def healthz() -> ResponseReturnValue:
         if services().ready:
             return jsonify({"status": "ok"})
         return jsonify({"status": "unavailable"}), 503
 
     @app.get("/")
+    @describe(public=True, extra=PAGE)
     async def index() -> ResponseReturnValue:
         return await send_file(STATIC / "index.html", mimetype="text/html")
 
     if metrics_here:
 
         @app.get("/metrics")
+        @describe(public=True, extra=METRICS)
         async def metrics() -> Response:
             return metrics_response(services(), request.headers.get("Accept"))
+
+    @app.get(WS_PATH)
+    @describe(errors=(400, 401, 403, 426, 503), extra=WS_HANDSHAKE)
+    async def ws_without_upgrade() -> ResponseReturnValue:
+        """Open a chat WebSocket.
+
+        The handshake is answered before any upgrade: 101 and the chat
+        protocol, or an error with the JSON error body (the key is checked
+        first, then the origin, then the token). A request that is not a
+        handshake, which is what this route receives, is 426.
+        """
+        raise ApiError(
+            426,
+            "bad_request",
+            f"{WS_PATH} takes a WebSocket handshake (Upgrade: websocket over HTTP/1.1), not a plain request",
+            {"Upgrade": "websocket"},
+        )
 
     endpoint = ChatSocketEndpoint(app.asgi_app, svc)
     app.asgi_app = SecurityHeaders(endpoint, svc.config.public_origin)  # type: ignore[method-assign, assignment]

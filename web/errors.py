@@ -39,9 +39,14 @@ _HTTP_CODES = {
 
 
 def http_exception_response(error: HTTPException) -> Response:
+    """The contract's body in place of Werkzeug's HTML, keeping the headers the status needs.
+
+    A 405 must say which methods the path takes (``Allow``, RFC 9110 15.5.6).
+    """
     status = error.code or 500
     code = _HTTP_CODES.get(status, "internal")
-    return error_response(status, code, error.description or code)
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    return error_response(status, code, error.description or code, headers)
 
 
 def unexpected_error_response(error: Exception) -> Response:

@@ -29,6 +29,14 @@ After the 101 the chat socket is ours:
   lets that one through to :mod:`web.ws`, which checks the key's presence and
   shape (16 bytes of base64) together and refuses with the contract's JSON
   ``bad_request``. Hypercorn's other handshake checks stay as they are.
+* **A close that finishes.** When an answer is complete before its request
+  body has arrived (a 401, 405 or 413 given without reading the body),
+  Hypercorn closes the connection, and does it inside the app's last
+  ``send``. Quart-Trio cancels that very task once the answer is out, so the
+  close stopped at its first checkpoint: the connection stayed open, the
+  late body was swallowed, and the next request on it waited forever.
+  :func:`close_connections_shielded` lets that close run to its end (a FIN
+  and a socket close, no waiting on the peer).
 * **Timeouts.** Before the upgrade, Hypercorn's ``read_timeout`` (the idle
   timeout) bounds every read; after it, the transport applies the same
   timeout itself. Hypercorn's own ping task is off: pings come from
@@ -215,10 +223,31 @@ async def _run_takeover(server: tcp_server.TCPServer, early: bytes) -> None:
         await server.config.log.exception("Error in a taken-over WebSocket connection")
 
 
+CLOSE_TIMEOUT = 5.0
+
+
+def close_connections_shielded() -> None:
+    """Make Hypercorn's closing of a connection immune to the cancellation of the task doing it (idempotent)."""
+    original = tcp_server.TCPServer.protocol_send
+    if getattr(original, "shielded_close", False):
+        return
+
+    async def protocol_send(self: tcp_server.TCPServer, event: Any) -> None:
+        if isinstance(event, Closed):
+            with trio.move_on_after(CLOSE_TIMEOUT, shield=True):  # bounded: a FIN and a close
+                await original(self, event)
+        else:
+            await original(self, event)
+
+    protocol_send.shielded_close = True  # type: ignore[attr-defined]
+    tcp_server.TCPServer.protocol_send = protocol_send  # type: ignore[method-assign]
+
+
 def hypercorn_config(config: Config, *, port: int | None = None) -> HyperConfig:
     decline_compression()
     leave_key_to_app()
     enable_takeover()
+    close_connections_shielded()
     hc = HyperConfig()
     hc.bind = [f"{config.host}:{config.port if port is None else port}"]
     hc.websocket_max_message_size = config.max_frame
