@@ -24,8 +24,12 @@ from dataclasses import dataclass
 
 import trio
 
+from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
-from storage.interface import Commit, CommitFailed
+from storage.interface import Commit, CommitFailed, Draft, LogClosed, MessageLog
+from wire import events
+from wire.commands import Ref
+from wire.events import OutFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +124,43 @@ def _settle(item: Delivery) -> bool:
             return False
     item.deliver()
     return True
+
+
+async def store_then_deliver(
+    log: MessageLog,
+    queue: OrderedDelivery,
+    draft: Draft,
+    sender: SessionHandle,
+    ref: Ref,
+    accepted: float,
+    fan_out: Callable[[OutFrame], None],
+    *,
+    delivered: bool | None = None,
+) -> None:
+    """The one way a message goes out: stored first, then acknowledged and fanned out in order.
+
+    The draft is appended to the journal (numbered, queued for its group
+    commit); once that commit succeeds the sender gets its ``ack`` and
+    ``fan_out`` hands the message's frame to everyone who receives it, in
+    the queue's order. If the commit fails the sender is told to send it
+    again and nobody sees the message. A room and the registry (private
+    messages) both publish through here; ``delivered`` is for private acks.
+    """
+    try:
+        stored, commit = await log.append(draft)
+    except LogClosed:
+        sender.deliver(
+            events.error_frame("internal", "the server is shutting down; send it again later", ref)
+        )
+        return
+    frame = events.message(stored)
+    ack = events.ack(stored, ref, delivered=delivered)
+
+    def deliver() -> None:
+        sender.deliver(ack)
+        fan_out(frame)
+
+    def failed() -> None:
+        sender.deliver(events.error_frame("internal", "the message could not be stored; send it again", ref))
+
+    await queue.push(Delivery(commit, deliver, failed, accepted))

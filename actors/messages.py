@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import trio
 
-from actors.frames import Ref
 from actors.handle import SessionHandle
 from actors.ref import Reply
-from storage.interface import User
+from wire.commands import Ref
+from wire.shapes import User
 
 # --- to a room ------------------------------------------------------------
 

@@ -23,8 +23,7 @@ from typing import assert_never
 
 import trio
 
-from actors.delivery import Delivery, OrderedDelivery
-from actors.frames import PING, Ref, encode, error_frame, with_ref
+from actors.delivery import OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.logs import supervision_event
@@ -40,7 +39,11 @@ from actors.messages import (
     UnregisterSession,
 )
 from actors.ref import ActorRef, handle_messages, open_mailbox
-from storage.interface import Draft, LogClosed, MessageLog, User
+from storage.interface import Draft, MessageLog
+from wire import events
+from wire.commands import Ref
+from wire.events import OutFrame
+from wire.shapes import User
 
 
 class Presence:
@@ -132,8 +135,7 @@ class Registry:
             case UnregisterSession(session):
                 self.presence.remove(session)
             case ListOnline(session, ref):
-                users = [u.to_wire() for u in self.presence.online()]
-                session.deliver(encode(with_ref({"type": "online", "users": users}, ref)))
+                session.deliver(events.online(self.presence.online(), ref))
             case GetOnline(reply):
                 reply.send(self.presence.online())
             case CloseAllSessions(code, reason, reply):
@@ -147,7 +149,7 @@ class Registry:
                         s.close(code, reason)
             case PingSessions():
                 for s in self.presence.all_sessions():
-                    s.deliver(PING)
+                    s.deliver(events.PING_FRAME)
             case _:
                 assert_never(message)
 
@@ -156,32 +158,18 @@ class Registry:
     ) -> None:
         delivered = bool(self.presence.sessions_of(target.user_id))
         draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
-        try:
-            stored, commit = await self._journal.append(draft)
-        except LogClosed:
-            session.deliver(error_frame("internal", "the server is shutting down; send it again later", ref))
-            return
-        frame = encode(stored.to_wire())
-        ack = encode(
-            with_ref(
-                {"type": "ack", "id": stored.id, "timestamp": stored.timestamp, "delivered": delivered},
-                ref,
-            )
-        )
         sender_id, target_id = session.user.user_id, target.user_id
 
-        def deliver() -> None:
-            session.deliver(ack)
+        def fan_out(frame: OutFrame) -> None:
             receivers = self.presence.sessions_of(target_id)
             if sender_id != target_id:
                 receivers += self.presence.sessions_of(sender_id)
             for receiver in receivers:
                 receiver.deliver(frame)
 
-        def failed() -> None:
-            session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
-
-        await self._delivery.push(Delivery(commit, deliver, failed, accepted))
+        await store_then_deliver(
+            self._journal, self._delivery, draft, session, ref, accepted, fan_out, delivered=delivered
+        )
 
     def statistics(self) -> RegistryStats:
         depth = self.ref.stats().depth if self.ref is not None else 0

@@ -30,23 +30,22 @@ from __future__ import annotations
 
 import enum
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import assert_never
 
 import trio
 
-from actors.delivery import Delivery, OrderedDelivery
-from actors.frames import OutFrame, Ref, encode, error_frame, with_ref
+from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
 from actors.ref import ActorRef, handle_messages
-from storage.interface import Draft, LogClosed, MessageLog, RoomInfo, User
-
-NOTICE_JOIN = "{name} joined the room"
-NOTICE_LEAVE = "{name} left the room"
+from storage.interface import Draft, MessageLog
+from wire import events
+from wire.commands import Ref
+from wire.events import OutFrame
+from wire.shapes import RoomInfo, User
 
 
 class Joined(enum.Enum):
@@ -244,9 +243,7 @@ class Room:
             case SessionGone(session):
                 await self._leave(session, None, quiet=True)
             case ListMembers(session, ref):
-                frame = {"type": "online", "room_id": self.state.info.room_id}
-                frame["users"] = [u.to_wire() for u in self.state.online()]  # type: ignore[assignment]
-                session.deliver(encode(with_ref(frame, ref)))
+                session.deliver(events.online(self.state.online(), ref, room_id=self.state.info.room_id))
             case GetMembers(reply):
                 reply.send(self.state.online())
             case _:
@@ -255,31 +252,14 @@ class Room:
     async def _post(self, session: SessionHandle, content: str, ref: Ref, accepted: float) -> None:
         room_id = self.state.info.room_id
         if not self.state.is_member(session.session_id):
-            session.deliver(error_frame("not_in_room", f"join room {room_id} before posting", ref))
+            session.deliver(events.error_frame("not_in_room", f"join room {room_id} before posting", ref))
             return
         draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
-        try:
-            stored, commit = await self._journal.append(draft)
-        except LogClosed:
-            session.deliver(error_frame("internal", "the server is shutting down; send it again later", ref))
-            return
-        frame = encode(stored.to_wire())
-        ack = encode(with_ref({"type": "ack", "id": stored.id, "timestamp": stored.timestamp}, ref))
-
-        def deliver() -> None:
-            session.deliver(ack)
-            self._fan_out(frame)
-
-        def failed() -> None:
-            session.deliver(error_frame("internal", "the message could not be stored; send it again", ref))
-
-        await self._delivery.push(Delivery(commit, deliver, failed, accepted))
+        await store_then_deliver(self._journal, self._delivery, draft, session, ref, accepted, self._fan_out)
 
     async def _join(self, session: SessionHandle, ref: Ref) -> None:
         outcome = self.state.join(session)
-        reply: dict[str, object] = {"type": "joined", "room": self._wire_room}
-        reply["users"] = [u.to_wire() for u in self.state.online()]
-        session.deliver(encode(with_ref(reply, ref)))
+        session.deliver(events.joined(self._wire_room, self.state.online(), ref))
         if outcome is Joined.FIRST:
             notice = self._notice("join", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice, skip=session.session_id)))
@@ -289,25 +269,15 @@ class Room:
         room_id = self.state.info.room_id
         if not quiet:
             if outcome is Left.NOT_MEMBER:
-                session.deliver(error_frame("not_in_room", f"you are not in room {room_id}", ref))
+                session.deliver(events.error_frame("not_in_room", f"you are not in room {room_id}", ref))
                 return
-            session.deliver(encode(with_ref({"type": "left", "room_id": room_id}, ref)))
+            session.deliver(events.left(room_id, ref))
         if outcome is Left.LAST:
             notice = self._notice("leave", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
 
     def _notice(self, event: str, user: User) -> OutFrame:
-        template = NOTICE_JOIN if event == "join" else NOTICE_LEAVE
-        return encode(
-            {
-                "type": "system",
-                "event": event,
-                "room_id": self.state.info.room_id,
-                "user": user.to_wire(),
-                "content": template.format(name=user.username),
-                "timestamp": _now_ms(),
-            }
-        )
+        return events.notice(event, self.state.info.room_id, user)
 
     def _fan_out(self, frame: OutFrame, *, skip: str | None = None) -> None:
         """Deliver to every member without waiting; members that are gone are removed."""
@@ -322,7 +292,7 @@ class Room:
         self.state.check()
         room_id = self.state.info.room_id
         self._fan_out(
-            error_frame(
+            events.error_frame(
                 "internal",
                 f"room {room_id} restarted after a failure; you are still in it, but messages "
                 "sent just before may not have been delivered: reload its history",
@@ -337,10 +307,6 @@ class Room:
             mailbox_depth=mailbox_depth,
             delivery_depth=self._delivery.depth,
         )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def run_room(

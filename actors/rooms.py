@@ -31,7 +31,8 @@ from actors.messages import RoomMsg
 from actors.ref import ActorRef
 from actors.room import IdleStop, Room, RoomState, RoomStats, run_room
 from actors.supervisor import RestartIntensity, Supervisor
-from storage.interface import MessageLog, RoomInfo
+from storage.interface import MessageLog
+from wire.shapes import RoomInfo
 
 RoomLookup = Callable[[str], Awaitable[RoomInfo | None]]
 

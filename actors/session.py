@@ -6,15 +6,15 @@ Contract:
   socket (Hypercorn's connection task, under the server's root nursery) and
   is supervised there by :func:`run_session` with a *temporary* policy: a
   session is never restarted, because its client must reconnect anyway.
-* **Task**: one, the reader (frame -> :mod:`actors.frames` command -> a
+* **Task**: one, the reader (frame -> :mod:`wire.commands` command -> a
   ``tell`` to a room or the registry). The reader waits on a busy room
   (backpressure to the client); no other actor ever waits on this session.
 * **Out**: rooms and the registry answer by putting encoded frames into the
-  bounded outbox through the :class:`actors.handle.SessionHandle`; so does
-  the reader for errors and ``pong``, and the heartbeat for pings. Each
-  delivery schedules the session with the :mod:`actors.writer`, which
-  writes the whole backlog at once (:meth:`Session.flush`). An outbox that
-  overflows closes the session 1013.
+  session's :class:`actors.outbox.Outbox` through its
+  :class:`actors.handle.SessionHandle`; so does the reader for errors and
+  ``pong``, and the heartbeat for pings. The writer actor empties the
+  outbox (:mod:`actors.writer`). An outbox that overflows closes the
+  session 1013.
 * **Closing**: the client leaving ends the session; so does a close requested
   by another actor (1013 too slow, 1001 shutdown) or the token expiring
   (4401, a deadline on the session's cancel scope). On the way out the
@@ -38,25 +38,9 @@ from typing import Protocol, assert_never
 
 import trio
 
+from actors.client_socket import ClientSocket, TransportClosed
 from actors.flood import FloodLimit, FloodSettings
-from actors.frames import (
-    AskOnline,
-    Command,
-    FrameError,
-    Join,
-    Leave,
-    OutFrame,
-    Ping,
-    SendGroup,
-    SendPrivate,
-    encode,
-    error_frame,
-    frame_size,
-    parse_command,
-    ref_of,
-    with_ref,
-)
-from actors.handle import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, SessionHandle
+from actors.handle import SessionHandle
 from actors.logs import supervision_event
 from actors.messages import (
     JoinRoom,
@@ -71,56 +55,26 @@ from actors.messages import (
     SessionGone,
     UnregisterSession,
 )
+from actors.outbox import Outbox
 from actors.ref import ActorGone, ActorRef
-from storage.interface import User
+from wire import close_codes, events
+from wire.commands import (
+    AskOnline,
+    Command,
+    FrameError,
+    Join,
+    Leave,
+    Ping,
+    SendGroup,
+    SendPrivate,
+    frame_size,
+    parse_command,
+    ref_of,
+)
+from wire.events import OutFrame
+from wire.shapes import User
 
 _numbers = itertools.count(1)
-
-WRITE_BATCH = 256
-"""Most frames one socket write carries; bounds the bytes a single write holds."""
-
-
-class Transport(Protocol):
-    """The socket as the session sees it (:class:`web.ws_transport.WebSocketTransport`).
-
-    ``receive`` returns whole messages; writes take complete frames as
-    bytes; every method raises :class:`TransportClosed` once the client has
-    gone, with the reason in words.
-    """
-
-    async def receive(self) -> str | bytes: ...
-
-    def write_now(self, data: bytes) -> int:
-        """Write what the socket takes without waiting; the number of bytes written."""
-        ...
-
-    async def send(self, data: bytes) -> None:
-        """Write all of ``data``, waiting for the socket as long as it takes."""
-        ...
-
-    async def close(self, code: int, reason: str) -> None:
-        """:meth:`send_close`, then :meth:`await_close_reply`."""
-        ...
-
-    async def send_close(self, code: int, reason: str) -> None:
-        """Send the close frame; frames queued after it are dropped, never written."""
-        ...
-
-    async def await_close_reply(self) -> None:
-        """Wait briefly for the client to answer the close frame (or go)."""
-        ...
-
-    def abort(self) -> None:
-        """Drop the connection without a close frame (the client stopped reading)."""
-        ...
-
-
-class Writer(Protocol):
-    def schedule(self, session: Session) -> None: ...
-
-
-class TransportClosed(Exception):
-    """The client has gone (or broke the protocol and was closed); raised by a transport's send or receive."""
 
 
 class RoomResolver(Protocol):
@@ -159,7 +113,8 @@ class SessionDeps:
     registry: ActorRef[RegistryMsg]
     rooms: RoomResolver
     find_user: Callable[[str], Awaitable[User | None]]
-    writer: Writer
+    schedule: Callable[[Outbox], None]
+    """The writer actor's :meth:`actors.writer.Writer.schedule`."""
 
 
 def new_session_id(user: User) -> str:
@@ -171,7 +126,7 @@ class Session:
         self,
         session_id: str,
         user: User,
-        transport: Transport,
+        transport: ClientSocket,
         deps: SessionDeps,
         settings: SessionSettings,
         *,
@@ -183,19 +138,23 @@ class Session:
         self._deps = deps
         self._settings = settings
         self._token = token
-        self._outbox_send, self._outbox = trio.open_memory_channel[OutFrame](settings.outbox_capacity)
+        self._scope = trio.CancelScope()
+        self.outbox = Outbox(
+            session_id,
+            transport,
+            settings.outbox_capacity,
+            schedule=deps.schedule,
+            on_overflow=self.request_close,
+            on_gone=self._scope.cancel,
+        )
         self.handle = SessionHandle(
             session_id,
             user,
-            self._outbox_send,
+            self.outbox,
             self.request_close,
-            self._queued,
             token_id=None if token is None else token.token_id,
         )
         self._joined: dict[str, ActorRef[RoomMsg]] = {}
-        self._scope = trio.CancelScope()
-        self._scheduled = False  # waiting for the writer's next turn
-        self._draining = False  # a drain task owns the socket until the outbox is empty
         self.close_code: int | None = None
         self.close_reason = ""
         self.end_reason = "client disconnected"
@@ -213,7 +172,7 @@ class Session:
         if token is not None and not token.still_good():
             # Logged out between the handshake's check and the registration above
             # (see web.revocation): the revocation's close could not reach us.
-            self.request_close(CLOSE_TOKEN_EXPIRED, LOGGED_OUT)
+            self.request_close(close_codes.TOKEN_EXPIRED, LOGGED_OUT)
         stopped_from_outside = False
         try:
             with self._scope:
@@ -222,7 +181,7 @@ class Session:
                 await self._read()
             if self._scope.cancelled_caught and self.close_code is None:
                 if trio.current_time() >= self._scope.deadline:
-                    self.close_code = CLOSE_TOKEN_EXPIRED
+                    self.close_code = close_codes.TOKEN_EXPIRED
                     self.close_reason = "token expired: log in again and reconnect"
         except trio.Cancelled:
             # Cancelled from outside: the server is stopping without having asked
@@ -230,7 +189,7 @@ class Session:
             # shutdown ran out of time). The client still gets its 1001.
             stopped_from_outside = True
             if self.close_code is None:
-                self.close_code, self.close_reason = CLOSE_GOING_AWAY, "server shutting down"
+                self.close_code, self.close_reason = close_codes.GOING_AWAY, "server shutting down"
             raise
         finally:
             # The close frame goes first: a client is told at once why it is
@@ -249,7 +208,7 @@ class Session:
                     await self._transport.await_close_reply()
 
     async def _leave_everything(self) -> None:
-        self._outbox_send.close()
+        self.outbox.close()
         gone = SessionGone(self.handle)
         refs: list[ActorRef[RoomMsg] | ActorRef[RegistryMsg]] = list(self._joined.values())
         self._joined.clear()
@@ -272,64 +231,9 @@ class Session:
                 return
             # Charged before parsing: parsing is the cost a flood would make us pay.
             if limit is not None and not limit.allow(trio.current_time(), frame_size(frame)):
-                self._reply(error_frame("rate_limited", limit.refusal(), ref_of(frame)))
+                self._reply(events.error_frame("rate_limited", limit.refusal(), ref_of(frame)))
                 continue
             await self._dispatch(parse_command(frame, max_content=max_content))
-
-    # writing: called by the writer actor -----------------------------------
-
-    def _queued(self) -> None:
-        """A frame went into the outbox: make sure the writer comes by."""
-        if not self._scheduled:
-            self._scheduled = True
-            self._deps.writer.schedule(self)
-
-    def _take(self) -> tuple[bytes, bool]:
-        """Up to :data:`WRITE_BATCH` queued frames as one write, and whether more wait."""
-        outbox = self._outbox
-        wires: list[bytes] = []
-        try:
-            while len(wires) < WRITE_BATCH:
-                wires.append(outbox.receive_nowait().wire)
-        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-            return b"".join(wires), False
-        return b"".join(wires), True
-
-    def flush(self) -> bytes | None:
-        """Write the backlog in one go without waiting; return what the socket did not take.
-
-        A session that receives a burst pays for one system call instead of
-        one per frame. While a drain owns the socket this does nothing: the
-        drain picks up the new frames after the write it is finishing.
-        """
-        self._scheduled = False
-        if self._draining:
-            return None
-        data, more = self._take()
-        if not data:
-            return None
-        try:
-            written = self._transport.write_now(data)
-        except TransportClosed:
-            self._scope.cancel()
-            return None
-        if written < len(data):
-            self._draining = True
-            return data[written:]
-        if more:
-            self._queued()
-        return None
-
-    async def drain(self, rest: bytes) -> None:
-        """Finish a write the socket took only part of, then everything queued behind it."""
-        try:
-            while rest:
-                await self._transport.send(rest)
-                rest, _ = self._take()
-        except TransportClosed:
-            self._scope.cancel()
-        finally:
-            self._draining = False
 
     def _reply(self, frame: OutFrame) -> None:
         self.handle.deliver(frame)
@@ -337,7 +241,7 @@ class Session:
     async def _room(self, room_id: str, ref: object) -> ActorRef[RoomMsg] | None:
         room = self._joined.get(room_id) or await self._deps.rooms.resolve(room_id)
         if room is None:
-            self._reply(error_frame("room_not_found", f"there is no room {room_id!r}", ref))  # type: ignore[arg-type]
+            self._reply(events.error_frame("room_not_found", f"there is no room {room_id!r}", ref))  # type: ignore[arg-type]
         return room
 
     async def _tell_room(self, room_id: str, message: RoomMsg, ref: object) -> ActorRef[RoomMsg] | None:
@@ -367,7 +271,7 @@ class Session:
             case SendPrivate(target_id, content, ref):
                 target = await self._deps.find_user(target_id)
                 if target is None:
-                    self._reply(error_frame("user_not_found", f"there is no user {target_id!r}", ref))
+                    self._reply(events.error_frame("user_not_found", f"there is no user {target_id!r}", ref))
                 else:
                     await self._deps.registry.tell(RoutePrivate(self.handle, target, content, ref))
             case Join(room_id, ref):
@@ -382,14 +286,14 @@ class Session:
             case AskOnline(room_id, ref) if room_id is not None:
                 await self._tell_room(room_id, ListMembers(self.handle, ref), ref)
             case Ping(ref):
-                self._reply(encode(with_ref({"type": "pong"}, ref)))
+                self._reply(events.pong(ref))
             case FrameError(code, message, ref):
-                self._reply(error_frame(code, message, ref))
+                self._reply(events.error_frame(code, message, ref))
             case _:
                 assert_never(command)  # type: ignore[arg-type]
 
 
-async def run_session(session: Session, transport: Transport) -> None:
+async def run_session(session: Session, transport: ClientSocket) -> None:
     """Supervise one session: log its life once, and close 1011 if it crashes."""
     actor = session.session_id
     supervision_event(actor, "started", parent="sessions")
@@ -401,9 +305,9 @@ async def run_session(session: Session, transport: Transport) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         supervision_event(actor, "crashed", parent="sessions", reason=reason, exc=exc)
         with trio.move_on_after(2, shield=True):
-            await transport.close(CLOSE_INTERNAL, "internal error")
+            await transport.close(close_codes.INTERNAL, "internal error")
         reason = "crashed; closed with 1011, not restarted (the client reconnects)"
     finally:
-        if session.close_code is not None and session.close_code != CLOSE_NORMAL:
+        if session.close_code is not None and session.close_code != close_codes.NORMAL:
             reason = f"closed with {session.close_code}: {session.close_reason}"
         supervision_event(actor, "stopped", parent="sessions", reason=reason)

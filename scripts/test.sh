@@ -9,8 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,dev]" || exit 1
-echo "ruff and mypy --strict over actors/, storage/, web/"
-.venv/bin/ruff check actors storage web || exit 1
+echo "ruff and mypy --strict over actors/, storage/, web/, wire/, transport/"
+.venv/bin/ruff check actors storage web wire transport || exit 1
 .venv/bin/mypy || exit 1
 .venv/bin/python -m pytest -m "not mariadb and not browser" "$@"
 sqlite_status=$?

@@ -1,19 +1,20 @@
 """Trio-facing persistence: users, rooms and message history.
 
-Contract: :func:`run_storage` is the ``storage`` actor. It opens the asyncio
-bridge, initialises Tortoise, creates the schema, hands a ready
-:class:`Database` to its starter and keeps the connections open until it is
-cancelled, when it closes them (shielded, bounded in time). Everything here is
-a plain Trio coroutine; callers never see asyncio.
+Contract: :func:`open_database` opens the asyncio bridge, initialises
+Tortoise, creates the schema and yields a ready :class:`Database`; on the
+way out it closes the connections (shielded, bounded in time). The
+composition root runs it as the ``storage`` actor. Everything here is a
+plain Trio coroutine; callers never see asyncio.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import trio
@@ -23,16 +24,18 @@ from tortoise.expressions import Q
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
-from actors.logs import supervision_event
 from storage.bridge import AsyncioBridge, open_bridge
 from storage.credentials import Credentials
-from storage.interface import RoomInfo, StoredMessage, User
 from storage.models import MessageRow, RoomRow, UserRow
 from storage.private_files import private_directory, private_file, tighten
 from storage.usernames import login_key, login_keys, rekey_users
 from storage.usernames import username_key as username_key  # the one comparison key, re-exported
+from wire.clock import now_ms
+from wire.shapes import RoomInfo, StoredMessage, User
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class UsernameTaken(Exception):
@@ -49,10 +52,6 @@ class RoomQuotaReached(Exception):
 
 def conversation_key(a: str, b: str) -> str:
     return f"{a}:{b}" if a <= b else f"{b}:{a}"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def describe_db_url(db_url: str) -> str:
@@ -101,6 +100,10 @@ class Database:
         self._user_cache: dict[str, User] = {}
         self.credentials = Credentials(bridge)
         """Token generations, logged-out tokens and password changes."""
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run an asyncio coroutine function with Tortoise's connections (data fixes, tests)."""
+        return await self._bridge.call(fn)
 
     # users ---------------------------------------------------------------
 
@@ -320,20 +323,16 @@ async def _init_schema(db_url: str) -> Any:
     return context
 
 
-async def run_storage(
-    db_url: str, *, task_status: trio.TaskStatus[Database] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """The ``storage`` actor: own the database connections for the server's lifetime."""
+@asynccontextmanager
+async def open_database(db_url: str) -> AsyncIterator[Database]:
+    """Open the connections and create the schema; on the way out close them (shielded, bounded)."""
     prepare_sqlite_path(db_url)
     dialect = urlsplit(db_url).scheme
     async with open_bridge() as bridge:
         context = await bridge.call(_init_schema, db_url)
         bridge.bind(context)
-        supervision_event("storage", "started", parent="root", reason=describe_db_url(db_url))
         try:
-            task_status.started(Database(bridge, dialect))
-            await trio.sleep_forever()
+            yield Database(bridge, dialect)
         finally:
             with trio.move_on_after(5, shield=True):
                 await bridge.call(Tortoise.close_connections)
-            supervision_event("storage", "stopped", parent="root")

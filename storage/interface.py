@@ -2,7 +2,8 @@
 
 Actors must not import the ORM. They append message drafts to a
 :class:`MessageLog` and wait on the returned :class:`Commit`; the concrete log
-is ``storage.journal.Journal``, which batches drafts into group commits.
+is :class:`actors.journal.Journal`, which numbers drafts and stores them in
+group commits through a :class:`MessageStore` (:class:`storage.database.Database`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class User:
-    user_id: str
-    username: str
-
-    def to_wire(self) -> dict[str, str]:
-        return {"user_id": self.user_id, "username": self.username}
-
-
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    room_id: str
-    name: str
-    created_at: int
-
-    def to_wire(self) -> dict[str, object]:
-        return {"room_id": self.room_id, "name": self.name, "created_at": self.created_at}
+from wire.shapes import StoredMessage, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,33 +23,6 @@ class Draft:
     content: str
     room_id: str | None = None
     target_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A numbered message; once its commit succeeds it is in the history."""
-
-    id: int
-    timestamp: int
-    kind: Literal["group", "private"]
-    sender: User
-    content: str
-    room_id: str | None = None
-    target_id: str | None = None
-
-    def to_wire(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "type": self.kind,
-            "id": self.id,
-            "content": self.content,
-            "sender": self.sender.to_wire(),
-            "timestamp": self.timestamp,
-        }
-        if self.kind == "group":
-            out["room_id"] = self.room_id
-        else:
-            out["target_id"] = self.target_id
-        return out
 
 
 class LogClosed(Exception):
@@ -97,3 +54,13 @@ class MessageLog(Protocol):
         Waits only when the queue of uncommitted messages is at its bound.
         Messages appended by one caller are committed in the order appended.
         """
+
+
+class MessageStore(Protocol):
+    """Where numbered messages are kept: what the journal needs of the database."""
+
+    async def max_message_id(self) -> int:
+        """The highest id stored (0 when there is none): numbering continues after it."""
+
+    async def write_messages(self, messages: list[StoredMessage]) -> None:
+        """Store the batch in one transaction; raise if it could not be stored."""

@@ -232,7 +232,7 @@ async def test_frames_stay_whole_when_the_socket_takes_only_part_of_a_write(
     Every frame must still arrive whole and in order: the rest of a partly
     written batch goes out before anything else.
     """
-    from web.ws_transport import WebSocketTransport
+    from transport.websocket import WebSocketTransport
 
     server = await start_server(nursery, with_config(config, rate_limit_enabled=False))  # alice floods
     api, connect = Api(server), Connect(server, nursery)

@@ -13,6 +13,7 @@ import trio
 from trio_websocket import ConnectionClosed, connect_websocket_url
 
 import actors.session
+from actors.outbox import Outbox
 from actors.room import Room
 from tests.conftest import JWT_SECRET, Api, Connect, Server, start_server, with_config
 from web.config import Config
@@ -178,14 +179,14 @@ async def test_a_failure_writing_one_session_closes_it_1011_and_the_writer_carri
     alice, bob = await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob, join="lobby")
-    real_flush = actors.session.Session.flush
+    real_flush = Outbox.flush
 
-    def buggy(self: actors.session.Session) -> bytes | None:
-        if self.user.user_id == bob.user_id:
+    def buggy(self: Outbox) -> bytes | None:
+        if self.owner.startswith(f"session:{bob.user_id}:"):
             raise RuntimeError("injected writer bug")
         return real_flush(self)
 
-    monkeypatch.setattr(actors.session.Session, "flush", buggy)
+    monkeypatch.setattr(Outbox, "flush", buggy)
     await a.send({"type": "group", "room_id": "lobby", "content": "to both"})
     assert await _closed_code(b) == 1011
     assert (await a.expect("group"))["content"] == "to both"

@@ -12,16 +12,17 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from actors.frames import OutFrame
 from actors.handle import SessionHandle
+from actors.journal import BatchCommit
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, PostGroup
+from actors.outbox import Outbox
 from actors.ref import ActorGone, ActorRef, Reply
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
-from storage.interface import Commit, Draft, RoomInfo, StoredMessage, User
-from storage.journal import BatchCommit
+from storage.interface import Commit, Draft
 from tests.conftest import Account, Api, Connect, Server, start_server, with_config
 from web.config import Config
+from wire.shapes import RoomInfo, StoredMessage, User
 
 # --- creation: a rate per account and a quota per account ------------------
 
@@ -296,22 +297,44 @@ class _HeldLog:
         return stored, commit
 
 
+class _RecordingSocket:
+    """A client socket that takes every write at once and keeps the bytes."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def write_now(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+
 class _Member:
+    """A session's handle and outbox, flushed as soon as a frame is queued."""
+
     def __init__(self, name: str) -> None:
-        send, self.outbox = trio.open_memory_channel[OutFrame](64)
-        self.handle = SessionHandle(
-            f"session:{name}:1", User(name, name), send, lambda c, r: None, lambda: None
+        self.socket = _RecordingSocket()
+        outbox = Outbox(
+            f"session:{name}:1",
+            self.socket,  # type: ignore[arg-type]
+            64,
+            schedule=lambda box: box.flush() and None,
+            on_overflow=lambda code, reason: None,
+            on_gone=lambda: None,
         )
+        self.handle = SessionHandle(f"session:{name}:1", User(name, name), outbox, lambda c, r: None)
 
     def frames(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        while True:
-            try:
-                wire = self.outbox.receive_nowait().wire
-            except trio.WouldBlock:
-                return out
-            start = 2 if wire[1] < 126 else 4 if wire[1] == 126 else 10
-            out.append(json.loads(wire[start:]))
+        wires = self.socket.written
+        while wires:
+            size, start = wires[1], 2
+            if size == 126:
+                size, start = int.from_bytes(wires[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(wires[2:10], "big"), 10
+            out.append(json.loads(wires[start : start + size]))
+            del wires[: start + size]
+        return out
 
 
 async def _lookup(room_id: str) -> RoomInfo | None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from storage.database import run_storage, username_key
+from storage.database import open_database, username_key
 from storage.models import UserRow
 from storage.passwords import Passwords
 from storage.usernames import legacy_key, precis_key
@@ -161,10 +161,8 @@ async def _store_the_old_way(db_url: str, rows: list[tuple[str, str]]) -> None:
                 created_at=order,
             )
 
-    async with trio.open_nursery() as nursery:
-        db = await nursery.start(run_storage, db_url)
-        await db._bridge.call(insert)
-        nursery.cancel_scope.cancel()
+    async with open_database(db_url) as db:
+        await db.call(insert)
 
 
 async def test_accounts_stored_before_precis_keep_logging_in_and_stay_unique(

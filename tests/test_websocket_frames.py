@@ -21,7 +21,7 @@ from wsproto.events import AcceptConnection, CloseConnection, Pong, RejectConnec
 
 from tests.conftest import Account, Api, Server, start_server, with_config
 from web.config import Config
-from web.ws_frames import Close, FrameReader, Ping, ProtocolError
+from wire.frames import Close, FrameReader, Ping, ProtocolError
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from quart import Blueprint, jsonify
 from quart.typing import ResponseReturnValue
 
-from actors.handle import CLOSE_TOKEN_EXPIRED
 from actors.messages import CloseUserSessions
 from actors.session import LOGGED_OUT
 from storage.database import UsernameTaken, username_key
-from storage.interface import User
 from storage.passwords import PasswordsBusy
 from web import validation
 from web.auth import client_address, current_claims, current_user, json_body, throttled
@@ -25,6 +23,8 @@ from web.login_throttle import LoginThrottled
 from web.openapi import describe
 from web.schemas import Credentials, PasswordChange, Registration, Token, UserReply
 from web.services import services
+from wire import close_codes
+from wire.shapes import User
 
 accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -141,7 +141,7 @@ async def logout() -> ResponseReturnValue:
     user, claims = await current_claims(svc)
     await svc.revocations.revoke(claims)
     await svc.registry_ref.tell(
-        CloseUserSessions(user.user_id, claims.token_id, CLOSE_TOKEN_EXPIRED, LOGGED_OUT)
+        CloseUserSessions(user.user_id, claims.token_id, close_codes.TOKEN_EXPIRED, LOGGED_OUT)
     )
     svc.count("logouts")
     return "", 204
@@ -206,4 +206,4 @@ async def change_password() -> ResponseReturnValue:
 async def _end_every_session(user: User) -> None:
     svc = services()
     await svc.revocations.revoke_all(user.user_id)
-    await svc.registry_ref.tell(CloseUserSessions(user.user_id, None, CLOSE_TOKEN_EXPIRED, LOGGED_OUT))
+    await svc.registry_ref.tell(CloseUserSessions(user.user_id, None, close_codes.TOKEN_EXPIRED, LOGGED_OUT))

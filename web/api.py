@@ -10,7 +10,6 @@ from quart.typing import ResponseReturnValue
 from actors.messages import GetMembers, GetOnline
 from actors.ref import ActorGone, AskTimeout
 from storage.database import RoomQuotaReached
-from storage.interface import User
 from web import validation
 from web.auth import current_user, json_body
 from web.errors import ApiError
@@ -27,6 +26,7 @@ from web.schemas import (
     UserList,
 )
 from web.services import Services, services
+from wire.shapes import User
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 

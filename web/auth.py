@@ -12,12 +12,12 @@ from typing import Any
 
 from quart import request
 
-from actors.frames import decode_json
-from storage.interface import User
 from web import validation
 from web.errors import ApiError
 from web.services import Services
 from web.tokens import Claims, InvalidToken
+from wire.shapes import User
+from wire.strict_json import decode_json
 
 BODY_MAX = 4096
 """Bytes of any JSON body the API accepts: its largest (a password change, every character

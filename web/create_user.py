@@ -17,12 +17,12 @@ import sys
 
 import trio
 
-from storage.database import Database, UsernameTaken, run_storage
-from storage.interface import User
+from storage.database import Database, UsernameTaken, open_database
 from storage.passwords import Passwords
 from web import validation
 from web.config import Config
 from web.errors import ApiError
+from wire.shapes import User
 
 
 class CreateUserFailed(Exception):
@@ -44,14 +44,10 @@ async def create_user(config: Config, username: str, password: str) -> User:
         secret = validation.password(password)
     except ApiError as error:
         raise CreateUserFailed(error.message) from None
-    async with trio.open_nursery() as nursery:
-        db = await nursery.start(run_storage, config.db_url)
-        try:
-            outcome = await _insert(db, name, secret)
-        finally:
-            nursery.cancel_scope.cancel()  # stops the storage actor
+    async with open_database(config.db_url) as db:
+        outcome = await _insert(db, name, secret)
     if isinstance(outcome, CreateUserFailed):
-        raise outcome  # raised here, not inside the nursery, so it is not wrapped in a group
+        raise outcome
     return outcome
 
 

@@ -1,11 +1,12 @@
 """The composition root and the ``chat-server`` command.
 
-:func:`serve` owns the root nursery. It starts, in order: storage, the
-journal, the registry, the room supervisor (and the configured rooms), the
-writer and the heartbeat, then Hypercorn beside them. If an actor failure escalates out of its supervisor,
-the root nursery cancels everything, Hypercorn included: the process stops
-with a log line and a non-zero exit instead of answering HTTP with dead
-actors behind it.
+:func:`serve` installs the Hypercorn patches (:mod:`transport.hypercorn_patches`),
+opens the chat system (:func:`web.system.open_chat_system`: storage, the
+journal, the registry, the rooms, the writer, the heartbeat), builds the
+HTTP side on it and runs Hypercorn beside the actors. If an actor failure
+escalates out of its supervisor, everything is cancelled, Hypercorn
+included: the process stops with a log line and a non-zero exit instead of
+answering HTTP with dead actors behind it.
 
 Shutdown (SIGTERM, SIGINT, or the ``stop`` event in tests): /healthz turns
 503, every session is closed with 1001, Hypercorn stops accepting and drains,
@@ -26,19 +27,11 @@ import hypercorn.trio
 import trio
 from prometheus_client import CollectorRegistry
 
-from actors.handle import CLOSE_GOING_AWAY
-from actors.heartbeat import run_heartbeat
-from actors.latency import DeliveryLatency
-from actors.messages import CloseAllSessions
-from actors.ref import AskTimeout
-from actors.registry import Registry
-from actors.rooms import RoomSupervisor
-from actors.supervisor import RestartIntensity, SupervisorGaveUp
-from actors.writer import Writer
-from storage.database import describe_db_url, run_storage
-from storage.journal import Journal
+from actors.supervisor import SupervisorGaveUp
+from storage.database import describe_db_url
 from storage.passwords import Passwords
 from storage.private_files import private_directory
+from transport import hypercorn_patches
 from web import create_user
 from web.app import create_app, create_metrics_app
 from web.client_address import ClientAddress
@@ -50,6 +43,7 @@ from web.metrics import register_collectors
 from web.ratelimit import SlidingWindow
 from web.revocation import Revocations
 from web.services import Limits, Services
+from web.system import open_chat_system
 from web.tokens import TokenService, load_or_create_secret
 
 log = logging.getLogger("web.server")
@@ -119,54 +113,35 @@ async def serve(
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole server until ``stop`` is set, then shut down gracefully."""
+    hypercorn_patches.install()  # changes Hypercorn for the whole process: see the module
     private_directory(config.data_dir)
     secret = load_or_create_secret(config.jwt_secret, config.data_dir)
-    async with trio.open_nursery() as root:
-        db = await root.start(run_storage, config.db_url)
-        journal = await Journal.open(db, max_pending=config.journal_pending)
-        await root.start(journal.run)
-        latency = DeliveryLatency()
-        registry = Registry(journal, config.delivery_queue, latency.private)
-        registry_ref = await root.start(registry.run, config.registry_mailbox)
-        rooms = RoomSupervisor(
-            journal,
-            db.get_room,
-            RestartIntensity(config.max_restarts, config.restart_period),
-            mailbox_capacity=config.room_mailbox,
-            delivery_capacity=config.delivery_queue,
-            latency=latency.group,
-            idle_seconds=config.room_idle_seconds,
-        )
-        await root.start(rooms.run)
-        writer = Writer()
-        await root.start(writer.run)
-        await root.start(run_heartbeat, registry_ref, config.ping_interval)
-        for seed in config.rooms:
-            await rooms.start(await db.ensure_room(seed.room_id, seed.name))
+    async with open_chat_system(config) as system, trio.open_nursery() as http:
+        db = system.db
         revocations = Revocations(db.credentials)
         await revocations.load()
         svc = Services(
             config=config,
             db=db,
-            journal=journal,
-            registry=registry,
-            registry_ref=registry_ref,
-            rooms=rooms,
-            writer=writer,
+            journal=system.journal,
+            registry=system.registry,
+            registry_ref=system.registry_ref,
+            rooms=system.rooms,
+            writer=system.writer,
             tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
             passwords=Passwords(config.password_workers, config.password_queue),
             limits=_limits(config),
             client_address=ClientAddress(config.trusted_proxies),
             revocations=revocations,
-            latency=latency,
+            latency=system.latency,
             metrics=CollectorRegistry(auto_describe=False),
         )
         register_collectors(svc)
         stop_accepting, http_done = trio.Event(), trio.Event()
         app = create_app(svc, metrics_here=config.metrics_port is None)
-        binds = await root.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
+        binds = await http.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
         if config.metrics_port is not None:
-            await root.start(
+            await http.start(
                 _serve_http,
                 create_metrics_app(svc),
                 hypercorn_config(config, port=config.metrics_port),
@@ -190,18 +165,10 @@ async def serve(
         log.info("shutting down: closing sessions with 1001")
         svc.ready = False
         with trio.move_on_after(config.shutdown_timeout):
-            try:
-                closed = await registry_ref.ask(
-                    lambda reply: CloseAllSessions(CLOSE_GOING_AWAY, "server shutting down", reply), 2.0
-                )
-                log.info("closed %d sessions", closed)
-            except AskTimeout:
-                log.warning("the registry did not answer in time; closing connections anyway")
+            log.info("closed %d sessions", await system.close_sessions())
             stop_accepting.set()
             await http_done.wait()
-            journal.close()
-            await journal.wait_flushed()
-        root.cancel_scope.cancel()
+        http.cancel_scope.cancel()
     log.info("stopped")
 
 

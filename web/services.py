@@ -12,6 +12,7 @@ from typing import cast
 from prometheus_client import CollectorRegistry
 from quart import current_app
 
+from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.messages import RegistryMsg
 from actors.ref import ActorRef
@@ -19,7 +20,6 @@ from actors.registry import Registry
 from actors.rooms import RoomSupervisor
 from actors.writer import Writer
 from storage.database import Database
-from storage.journal import Journal
 from storage.passwords import Passwords
 from web.client_address import ClientAddress
 from web.config import Config

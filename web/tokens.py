@@ -21,8 +21,8 @@ from pathlib import Path
 
 import jwt
 
-from storage.interface import User
 from storage.private_files import private_directory, tighten
+from wire.shapes import User
 
 log = logging.getLogger(__name__)
 

@@ -35,14 +35,14 @@ from urllib.parse import parse_qs
 
 from actors.flood import FloodSettings
 from actors.session import Session, SessionDeps, SessionSettings, SessionToken, new_session_id, run_session
-from storage.interface import User
+from transport.takeover import TAKEOVER, TakenConnection
+from transport.websocket import WebSocketTransport
 from web.auth import authenticate, bearer_token
 from web.browser_policy import origin_key, socket_origins
 from web.errors import ApiError
-from web.hypercorn_setup import TAKEOVER, TakenConnection
 from web.services import Services
 from web.tokens import Claims
-from web.ws_transport import WebSocketTransport
+from wire.shapes import User
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -74,7 +74,10 @@ class ChatSocketEndpoint:
         config = svc.config
         # The same for every session: built once and shared (both are frozen), not per connection.
         self._deps = SessionDeps(
-            registry=svc.registry_ref, rooms=svc.rooms, find_user=svc.db.get_user, writer=svc.writer
+            registry=svc.registry_ref,
+            rooms=svc.rooms,
+            find_user=svc.db.get_user,
+            schedule=svc.writer.schedule,
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,

@@ -1,4 +1,4 @@
-"""The chat socket after the handshake: :class:`actors.session.Transport` over a taken-over connection.
+"""The chat socket after the handshake: :class:`actors.client_socket.ClientSocket` over a taken-over connection.
 
 One task, the session's reader, reads the socket: :meth:`receive` returns
 the next text or binary message and deals with everything else on the way
@@ -39,9 +39,9 @@ import termios
 
 import trio
 
-from actors.session import TransportClosed
-from web.hypercorn_setup import TakenConnection
-from web.ws_frames import (
+from actors.client_socket import TransportClosed
+from transport.takeover import TakenConnection
+from wire.frames import (
     DEFAULT_MAX_FRAGMENTS,
     Close,
     FrameReader,

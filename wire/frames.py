@@ -1,15 +1,16 @@
 """RFC 6455 framing for the server side of a chat socket, without I/O.
 
-The session's transport (:mod:`web.ws_transport`) feeds the bytes it reads
-into a :class:`FrameReader` and gets back whole messages and control frames.
+The transport (:mod:`transport.websocket`) feeds the bytes it reads into a
+:class:`FrameReader` and gets back whole messages and control frames; the
+frames the server sends are built here too (:func:`text_frame`,
+:func:`close_frame`, :func:`pong_frame`, :data:`PING`).
 It is written for this server, not as a general WebSocket library:
 
 * **No extensions.** The handshake never negotiates one (no compression), so
   a frame with any RSV bit set is a protocol error.
 * **Clients mask, the server does not.** An unmasked client frame is a
-  protocol error; frames the server writes are built unmasked
-  (:func:`close_frame`, :func:`pong_frame`, and
-  :func:`actors.frames.ws_text_frame` for the chat frames themselves).
+  protocol error; frames the server writes are built unmasked, so a frame
+  built once is the same bytes for every receiver.
 * **Bounded.** A message over ``max_message`` bytes, in one frame or in
   fragments, is refused with 1009 as soon as its length is known, before
   its payload is buffered. A message's fragments are gathered in one
@@ -37,6 +38,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from wire import close_codes
+
 OP_CONTINUATION = 0x0
 OP_TEXT = 0x1
 OP_BINARY = 0x2
@@ -44,18 +47,11 @@ OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
 
-CLOSE_NORMAL = 1000
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_NO_STATUS = 1005  # never on the wire: "the close frame carried no code"
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
-
 DEFAULT_MAX_FRAGMENTS = 128
 """Fragments one message may come in. Browsers send every message whole; a client library
 that streams one sends a few. Each fragment costs a header to parse, so this bounds the work
 one message can make."""
 
-_VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 _U16 = struct.Struct("!H")
 _U64 = struct.Struct("!Q")
 
@@ -143,7 +139,7 @@ class FrameReader:
             if opcode == OP_CONTINUATION:
                 if not self._message_opcode:
                     raise ProtocolError(
-                        CLOSE_PROTOCOL_ERROR, "continuation frame without a message to continue"
+                        close_codes.PROTOCOL_ERROR, "continuation frame without a message to continue"
                     )
                 self._fragments += payload
                 if not fin:
@@ -153,7 +149,9 @@ class FrameReader:
                 self._fragments = bytearray()
                 self._fragment_count = 0
             elif self._message_opcode:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "new message before the fragmented one finished")
+                raise ProtocolError(
+                    close_codes.PROTOCOL_ERROR, "new message before the fragmented one finished"
+                )
             elif not fin:
                 self._message_opcode = opcode
                 self._fragments += payload
@@ -162,7 +160,7 @@ class FrameReader:
                 try:
                     return payload.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise ProtocolError(CLOSE_INVALID_DATA, "text message is not valid UTF-8") from None
+                    raise ProtocolError(close_codes.INVALID_DATA, "text message is not valid UTF-8") from None
             return payload
 
     def _next_frame(self) -> tuple[bool, int, bytes] | None:
@@ -172,18 +170,18 @@ class FrameReader:
             return None
         first, second = buf[start], buf[start + 1]
         if first & 0x70:
-            raise ProtocolError(CLOSE_PROTOCOL_ERROR, "RSV bits set, but no extension was negotiated")
+            raise ProtocolError(close_codes.PROTOCOL_ERROR, "RSV bits set, but no extension was negotiated")
         opcode = first & 0x0F
         fin = bool(first & 0x80)
         if opcode >= OP_CLOSE:
             if opcode > OP_PONG:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+                raise ProtocolError(close_codes.PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
             if not fin:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
+                raise ProtocolError(close_codes.PROTOCOL_ERROR, "fragmented control frame")
         elif opcode > OP_BINARY:
-            raise ProtocolError(CLOSE_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+            raise ProtocolError(close_codes.PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
         if not second & 0x80:
-            raise ProtocolError(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
+            raise ProtocolError(close_codes.PROTOCOL_ERROR, "client frames must be masked")
         length = second & 0x7F
         header = 6
         if length == 126:
@@ -197,19 +195,23 @@ class FrameReader:
                 return None
             (length,) = _U64.unpack_from(buf, start + 2)
             if length >> 63:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "frame length has its most significant bit set")
+                raise ProtocolError(
+                    close_codes.PROTOCOL_ERROR, "frame length has its most significant bit set"
+                )
         if opcode >= OP_CLOSE:
             if length > 125:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "control frame payload over 125 bytes")
+                raise ProtocolError(close_codes.PROTOCOL_ERROR, "control frame payload over 125 bytes")
         elif len(self._fragments) + length > self._max:
-            raise ProtocolError(CLOSE_TOO_BIG, f"message over {self._max} bytes")
+            raise ProtocolError(close_codes.TOO_BIG, f"message over {self._max} bytes")
         end = start + header + length
         if len(buf) < end:
             return None
         if opcode < OP_CLOSE and (not fin or opcode == OP_CONTINUATION):
             self._fragment_count += 1
             if self._fragment_count > self._max_fragments:
-                raise ProtocolError(CLOSE_TOO_BIG, f"message in more than {self._max_fragments} fragments")
+                raise ProtocolError(
+                    close_codes.TOO_BIG, f"message in more than {self._max_fragments} fragments"
+                )
         mask = bytes(buf[start + header - 4 : start + header])
         payload = unmask(buf[start + header : end], mask)
         if end == len(buf):
@@ -226,16 +228,16 @@ def _control(opcode: int, payload: bytes) -> Ping | Pong | Close:
     if opcode == OP_PONG:
         return Pong(payload)
     if not payload:
-        return Close(CLOSE_NO_STATUS, "")
+        return Close(close_codes.NO_STATUS, "")
     if len(payload) == 1:
-        raise ProtocolError(CLOSE_PROTOCOL_ERROR, "close frame with a one-byte payload")
+        raise ProtocolError(close_codes.PROTOCOL_ERROR, "close frame with a one-byte payload")
     (code,) = _U16.unpack_from(payload)
-    if code not in _VALID_CLOSE_CODES and not 3000 <= code <= 4999:
-        raise ProtocolError(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
+    if not close_codes.valid_from_peer(code):
+        raise ProtocolError(close_codes.PROTOCOL_ERROR, f"invalid close code {code}")
     try:
         reason = payload[2:].decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(CLOSE_INVALID_DATA, "close reason is not valid UTF-8") from None
+        raise ProtocolError(close_codes.INVALID_DATA, "close reason is not valid UTF-8") from None
     return Close(code, reason)
 
 
@@ -248,13 +250,22 @@ def _frame(opcode: int, payload: bytes) -> bytes:
     return bytes((0x80 | opcode, 127)) + _U64.pack(n) + payload
 
 
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final, uncompressed text frame (RFC 6455 section 5.2) holding ``payload``."""
+    return _frame(OP_TEXT, payload)
+
+
+PING = bytes((0x80 | OP_PING, 0))
+"""A ping with no payload (RFC 6455 section 5.5.2); the client's pong keeps the connection alive."""
+
+
 def pong_frame(payload: bytes) -> bytes:
     return _frame(OP_PONG, payload)
 
 
 def close_frame(code: int, reason: str = "") -> bytes:
     """A close frame with ``code`` and as much of ``reason`` as fits in a control frame (123 bytes)."""
-    if code == CLOSE_NO_STATUS:
+    if code == close_codes.NO_STATUS:
         return _frame(OP_CLOSE, b"")
     data = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
     return _frame(OP_CLOSE, _U16.pack(code) + data)

@@ -4,6 +4,9 @@ Contract:
 
 * **Owner**: the composition root starts :meth:`Journal.run` (actor id
   ``journal``); rooms and the registry call :meth:`Journal.append`.
+* **Behind it**: any :class:`storage.interface.MessageStore` (the database);
+  the journal is the one sequencer of message ids, and the cluster mode can
+  put another sequencer behind the same :class:`storage.interface.MessageLog`.
 * **Mailbox**: a bounded list of uncommitted messages (``max_pending``).
   ``append`` waits only when it is full; that wait is the backpressure that
   reaches a sender's socket when the database falls behind.
@@ -23,13 +26,13 @@ Contract:
 from __future__ import annotations
 
 import logging
-import time
 
 import trio
 
 from actors.logs import supervision_event
-from storage.database import Database
-from storage.interface import CommitFailed, Draft, LogClosed, StoredMessage
+from storage.interface import CommitFailed, Draft, LogClosed, MessageStore
+from wire.clock import now_ms
+from wire.shapes import StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,8 @@ class BatchCommit:
 
 
 class Journal:
-    def __init__(self, db: Database, *, first_id: int, max_pending: int) -> None:
-        self._db = db
+    def __init__(self, store: MessageStore, *, first_id: int, max_pending: int) -> None:
+        self._store = store
         self._next_id = first_id
         self._max_pending = max_pending
         self._pending: list[StoredMessage] = []
@@ -77,9 +80,10 @@ class Journal:
         self.committed_batches = 0
 
     @classmethod
-    async def open(cls, db: Database, *, max_pending: int = 8192) -> Journal:
-        first_id = await db.max_message_id() + 1
-        return cls(db, first_id=first_id, max_pending=max_pending)
+    async def open(cls, store: MessageStore, *, max_pending: int = 8192) -> Journal:
+        """A journal whose first id follows the highest one stored."""
+        first_id = await store.max_message_id() + 1
+        return cls(store, first_id=first_id, max_pending=max_pending)
 
     @property
     def depth(self) -> int:
@@ -94,7 +98,7 @@ class Journal:
             raise LogClosed("the server is shutting down")
         message = StoredMessage(
             id=self._next_id,
-            timestamp=time.time_ns() // 1_000_000,
+            timestamp=now_ms(),
             kind=draft.kind,
             sender=draft.sender,
             content=draft.content,
@@ -139,7 +143,7 @@ class Journal:
 
     async def _write(self, batch: list[StoredMessage], commit: BatchCommit) -> None:
         try:
-            await self._db.write_messages(batch)
+            await self._store.write_messages(batch)
         except Exception as exc:
             log.error("group commit of %d messages failed: %s", len(batch), exc, exc_info=exc)
             commit.fail(f"{type(exc).__name__}")

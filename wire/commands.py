@@ -1,0 +1,174 @@
+"""The commands a client sends, parsed from one text frame each.
+
+The pure core of the session's reader: no tasks, no sockets. A frame is
+either a command dataclass or a :class:`FrameError` naming the documented
+error code to answer with.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from wire.strict_json import InvalidJson, decode_json
+
+MAX_REF_LENGTH = 64
+MAX_ID_LENGTH = 64
+
+Ref = str | int | None
+"""What a client may put in ``ref`` (a string of at most 64 characters, or an integer); None: no ref."""
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    room_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    room_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendGroup:
+    room_id: str
+    content: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendPrivate:
+    target_id: str
+    content: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskOnline:
+    room_id: str | None
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    ref: Ref = None
+
+
+Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    code: str
+    message: str
+    ref: Ref = None
+
+
+def _read_ref(obj: dict[str, Any]) -> Ref:
+    ref = obj.get("ref")
+    if ref is None:
+        return None
+    if isinstance(ref, bool) or not isinstance(ref, str | int):
+        raise InvalidJson("ref must be a string of at most 64 characters or an integer")
+    if isinstance(ref, str) and len(ref) > MAX_REF_LENGTH:
+        raise InvalidJson("ref must be a string of at most 64 characters or an integer")
+    return ref
+
+
+def _field(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise InvalidJson(f"{name} must be a string")
+    return value
+
+
+def _identifier(obj: dict[str, Any], name: str) -> str:
+    value = _field(obj, name)
+    if not value or len(value) > MAX_ID_LENGTH:
+        raise InvalidJson(f"{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+class ContentTooLong(Exception):
+    pass
+
+
+def _content(obj: dict[str, Any], max_chars: int) -> str:
+    content = _field(obj, "content")
+    if not content:
+        raise InvalidJson("content must not be empty")
+    if len(content) > max_chars:
+        raise ContentTooLong(f"content is longer than {max_chars} characters")
+    return content
+
+
+_OBJECT_START = re.compile(r"[ \t\n\r]*\{")
+
+REF_READ_MAX = 512
+"""Frames up to this many characters are read for their ``ref`` even when refused unread (:func:`ref_of`)."""
+
+
+def frame_size(frame: str | bytes) -> int:
+    """The frame's size in bytes, as the flood limit charges it (exact for ASCII, cheap)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode("utf-8", "surrogatepass"))
+
+
+def ref_of(frame: str | bytes) -> Ref:
+    """The ``ref`` of a frame refused before it was parsed, when it is small enough to read cheaply.
+
+    A command is a few hundred bytes; the frames a flood sends are not, and
+    reading them is what the refusal is there to avoid.
+    """
+    if not isinstance(frame, str) or len(frame) > REF_READ_MAX:
+        return None
+    return parse_command(frame, max_content=REF_READ_MAX).ref
+
+
+def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameError:
+    """Turn one client frame into a command, or into the error to answer it with."""
+    if not isinstance(frame, str):
+        return FrameError("bad_request", "binary frames are not accepted; send JSON text frames")
+    if not _OBJECT_START.match(frame):
+        # Refused without parsing: whatever follows, it is not one JSON object.
+        return FrameError("bad_request", "a frame must hold one JSON object")
+    try:
+        obj = decode_json(frame)
+    except ValueError as exc:
+        return FrameError("bad_request", str(exc))
+    if not isinstance(obj, dict):
+        return FrameError("bad_request", "a frame must hold one JSON object")
+    try:
+        ref = _read_ref(obj)
+    except InvalidJson as exc:
+        return FrameError("bad_request", str(exc))
+    kind = obj.get("type")
+    try:
+        match kind:
+            case "join":
+                return Join(_identifier(obj, "room_id"), ref)
+            case "leave":
+                return Leave(_identifier(obj, "room_id"), ref)
+            case "group":
+                room_id = _identifier(obj, "room_id")
+                return SendGroup(room_id, _content(obj, max_content), ref)
+            case "private":
+                target_id = _identifier(obj, "target_id")
+                return SendPrivate(target_id, _content(obj, max_content), ref)
+            case "online":
+                wanted = None if obj.get("room_id") is None else _identifier(obj, "room_id")
+                return AskOnline(wanted, ref)
+            case "ping":
+                return Ping(ref)
+            case str():
+                return FrameError("unknown_type", f"unknown command type {kind[:40]!r}", ref)
+            case _:
+                return FrameError("bad_request", "type must be a string naming a command", ref)
+    except InvalidJson as exc:
+        return FrameError("bad_request", str(exc), ref)
+    except ContentTooLong as exc:
+        return FrameError("content_too_long", str(exc), ref)

@@ -1,0 +1,104 @@
+"""The frames the server sends: JSON events encoded once, as complete WebSocket frames.
+
+A server's frames are never masked, so the bytes of one event are the same
+for every receiver: a room builds a message's frame once and every member's
+outbox holds the same :class:`OutFrame`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wire.clock import now_ms
+from wire.commands import Ref
+from wire.frames import PING, text_frame
+from wire.shapes import StoredMessage, User
+from wire.strict_json import to_json
+
+
+@dataclass(frozen=True, slots=True)
+class OutFrame:
+    """One outgoing frame, ready for every receiver.
+
+    ``wire`` is the whole RFC 6455 frame (for chat, a text frame holding the
+    JSON). A server's frames are never masked, so those bytes are the same for
+    every member of a room: a broadcast builds them once, and the writer only
+    concatenates what a session has queued into one socket write.
+    """
+
+    wire: bytes
+
+
+PING_FRAME = OutFrame(PING)
+"""A WebSocket ping with no payload, queued like any other frame (see :mod:`actors.heartbeat`)."""
+
+
+def encode(obj: dict[str, Any]) -> OutFrame:
+    """One outgoing frame; every payload is serialised once, however many receive it."""
+    return OutFrame(text_frame(to_json(obj).encode()))
+
+
+def with_ref(obj: dict[str, Any], ref: Ref) -> dict[str, Any]:
+    if ref is not None:
+        obj["ref"] = ref
+    return obj
+
+
+def error_frame(code: str, message: str, ref: Ref = None) -> OutFrame:
+    return encode(with_ref({"type": "error", "code": code, "message": message}, ref))
+
+
+# The events of the contract, one function each ----------------------------------
+
+
+def message(stored: StoredMessage) -> OutFrame:
+    """A ``group`` or ``private`` message, as every receiver gets it."""
+    return encode(stored.to_wire())
+
+
+def ack(stored: StoredMessage, ref: Ref, *, delivered: bool | None = None) -> OutFrame:
+    """The sender's acknowledgement: the message is stored. ``delivered`` only for private messages."""
+    reply: dict[str, Any] = {"type": "ack", "id": stored.id, "timestamp": stored.timestamp}
+    if delivered is not None:
+        reply["delivered"] = delivered
+    return encode(with_ref(reply, ref))
+
+
+def joined(room: dict[str, Any], users: list[User], ref: Ref) -> OutFrame:
+    """The reply to ``join``: the room (its wire shape) and its online users, the joiner included."""
+    return encode(with_ref({"type": "joined", "room": room, "users": [u.to_wire() for u in users]}, ref))
+
+
+def left(room_id: str, ref: Ref) -> OutFrame:
+    return encode(with_ref({"type": "left", "room_id": room_id}, ref))
+
+
+def online(users: list[User], ref: Ref, *, room_id: str | None = None) -> OutFrame:
+    """The reply to ``online``: site-wide, or of one room when ``room_id`` is given."""
+    reply: dict[str, Any] = {"type": "online"}
+    if room_id is not None:
+        reply["room_id"] = room_id
+    reply["users"] = [u.to_wire() for u in users]
+    return encode(with_ref(reply, ref))
+
+
+def pong(ref: Ref) -> OutFrame:
+    return encode(with_ref({"type": "pong"}, ref))
+
+
+NOTICE_TEXT = {"join": "{name} joined the room", "leave": "{name} left the room"}
+
+
+def notice(event: str, room_id: str, user: User) -> OutFrame:
+    """A ``system`` notice to a room: ``join`` when a user's first session joins, ``leave`` when the last goes."""
+    return encode(
+        {
+            "type": "system",
+            "event": event,
+            "room_id": room_id,
+            "user": user.to_wire(),
+            "content": NOTICE_TEXT[event].format(name=user.username),
+            "timestamp": now_ms(),
+        }
+    )
