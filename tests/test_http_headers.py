@@ -29,7 +29,7 @@ async def test_every_kind_of_answer_carries_the_security_headers(api: Api, serve
     account = await api.account()
     answers = {
         "the page": await api.call("GET", "/"),
-        "the script": await api.call("GET", "/static/app.js"),
+        "the script": await api.call("GET", "/static/main.js"),
         "the style sheet": await api.call("GET", "/static/style.css"),
         "an API answer": await api.call("GET", "/api/v1/me", token=account.token),
         "a 400": await api.call("POST", "/api/v1/login", content=b"not json"),
@@ -42,6 +42,8 @@ async def test_every_kind_of_answer_carries_the_security_headers(api: Api, serve
     for name, answer in answers.items():
         assert_secured(answer.headers, name)
     assert answers["a 400"].status_code == 400 and answers["a 405"].status_code == 405
+    assert answers["the script"].status_code == 200  # a 404 carries the headers too: check it is the script
+    assert "javascript" in answers["the script"].headers["content-type"]
     with pytest.raises(ConnectionRejected) as refused:
         async with open_websocket_url(server.ws_url):
             pass

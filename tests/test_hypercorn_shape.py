@@ -28,6 +28,14 @@ def test_a_part_gone_from_hypercorn_is_named_in_the_refusal(monkeypatch: pytest.
 
 def test_installing_twice_changes_nothing_more() -> None:
     hypercorn_patches.install()
-    patched = (tcp_server.TCPServer._read_data, tcp_server.TCPServer.protocol_send, ws_stream.WSStream.app_send)
+    patched = (
+        tcp_server.TCPServer._read_data,
+        tcp_server.TCPServer.protocol_send,
+        ws_stream.WSStream.app_send,
+    )
     hypercorn_patches.install()
-    assert (tcp_server.TCPServer._read_data, tcp_server.TCPServer.protocol_send, ws_stream.WSStream.app_send) == patched
+    assert (
+        tcp_server.TCPServer._read_data,
+        tcp_server.TCPServer.protocol_send,
+        ws_stream.WSStream.app_send,
+    ) == patched

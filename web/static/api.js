@@ -1,0 +1,67 @@
+// The HTTP API (same origin, relative URLs): one function per call shape, and
+// ApiError, which carries the contract's error code of a failed call.
+
+import { describeError } from "./error-text.js";
+import { state } from "./state.js";
+
+const API = "/api/v1";
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.serverMessage = message;
+    this.retryAfter = retryAfter;
+  }
+  describe() {
+    return describeError(this.code, this.serverMessage, this.retryAfter);
+  }
+}
+
+// Calls the API with the session's token and returns the parsed body, or throws
+// ApiError with the contract's error code; a network failure becomes the
+// pseudo-code "network".
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, "network", "the server cannot be reached");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = null;
+  }
+  if (response.ok) return data || {};
+  const error = (data && data.error) || {};
+  const code = error.code || (response.status === 401 ? "unauthorized" : "internal");
+  throw new ApiError(response.status, code, error.message, response.headers.get("Retry-After"));
+}
+
+// Has the server refuse `token` from now on (a copy of it elsewhere stops working
+// too). Fire and forget: the user is logged out here whatever the answer.
+export function revokeToken(token) {
+  fetch(API + "/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(
+    () => {},
+  );
+}
+
+// Tells a dead token from a dead server: only a 401 means the token is gone.
+export async function tokenStillValid() {
+  try {
+    await api("GET", "/me");
+    return true;
+  } catch (err) {
+    return !(err instanceof ApiError && err.status === 401);
+  }
+}

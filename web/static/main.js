@@ -1,0 +1,110 @@
+// Entry point of the browser client (wire contract: PROTOCOL.md, v1), loaded by
+// index.html as a module: it wires the page's controls to the modules that act on
+// them, then resumes the session of this tab if there is one.
+//
+// Lists drawn by render.js (tabs, rooms, online users, the message pane) are
+// listened to here, once, on the list itself: a click finds its button and reads
+// what it needs from the button's data- attributes.
+
+import { reportApiError, showError, hideError, whenSessionExpires } from "./banner.js";
+import { autoGrow, onComposerKey, onComposerSubmit } from "./composer.js";
+import { activate, closeConversation, loadOlder, loadOlderNearTop, startPrivate } from "./conversations.js";
+import { $ } from "./dom.js";
+import { joinRoom, leaveRoom } from "./membership.js";
+import { closePanels, togglePanel } from "./render.js";
+import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
+import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
+import { activeConversation, state } from "./state.js";
+
+async function onCreateRoom(event) {
+  event.preventDefault();
+  const input = $("create-room-name");
+  const name = input.value.trim();
+  if (!name) {
+    showError("Give the new room a name.", "bad_request");
+    return;
+  }
+  try {
+    const room = await createRoom(name);
+    input.value = "";
+    await refreshRooms();
+    if (room) joinRoom(room.room_id, true);
+  } catch (err) {
+    reportApiError(err, "Creating the room");
+  }
+}
+
+// "Leave room" for a room, "Close" for a private talk.
+function onLeaveButton() {
+  const conv = activeConversation();
+  if (!conv) return;
+  if (conv.kind === "room") leaveRoom(conv.id);
+  else closeConversation(conv.key);
+}
+
+function onTabClick(event) {
+  const tab = event.target.closest('[data-testid="conversation-tab"]');
+  if (tab) activate(tab.dataset.key);
+}
+
+// Each room has two buttons: its name (show it, or join it) and Join/Leave; what
+// they do was decided when the list was drawn (the item's "joined" class).
+function onRoomListClick(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.testid === "more-rooms") {
+    loadMoreRooms();
+    return;
+  }
+  const item = button.closest('[data-testid="room-item"]');
+  if (!item) return;
+  const roomId = item.dataset.roomId;
+  const joined = item.classList.contains("joined");
+  if (button.classList.contains("room-open")) {
+    if (joined) activate("room:" + roomId);
+    else joinRoom(roomId, true);
+  } else if (button.classList.contains("room-action")) {
+    if (joined) leaveRoom(roomId);
+    else joinRoom(roomId, true);
+  }
+}
+
+function onUserListClick(event) {
+  const button = event.target.closest('[data-testid="online-user"]');
+  if (!button || button.disabled) return;
+  startPrivate({ user_id: button.dataset.userId, username: button.dataset.username });
+}
+
+function onMessageListClick(event) {
+  if (event.target.closest('[data-testid="load-older"]')) loadOlder();
+}
+
+function bindEvents() {
+  $("auth-form").addEventListener("submit", onLoginSubmit);
+  $("register-button").addEventListener("click", onRegisterClick);
+  $("logout-button").addEventListener("click", logOut);
+  $("composer").addEventListener("submit", onComposerSubmit);
+  $("message-input").addEventListener("keydown", onComposerKey);
+  $("message-input").addEventListener("input", autoGrow);
+  $("message-list").addEventListener("scroll", loadOlderNearTop, { passive: true });
+  $("message-list").addEventListener("click", onMessageListClick);
+  $("conversation-tabs").addEventListener("click", onTabClick);
+  $("room-list").addEventListener("click", onRoomListClick);
+  $("room-online-list").addEventListener("click", onUserListClick);
+  $("site-online-list").addEventListener("click", onUserListClick);
+  $("create-room-form").addEventListener("submit", onCreateRoom);
+  $("leave-button").addEventListener("click", onLeaveButton);
+  $("error-dismiss").addEventListener("click", hideError);
+  $("toggle-rooms").addEventListener("click", () => togglePanel("rooms-panel", "toggle-rooms"));
+  $("toggle-people").addEventListener("click", () => togglePanel("people-panel", "toggle-people"));
+  // On a phone a drawer covers the conversation; a tap beside it closes it.
+  document.querySelector(".conversation").addEventListener("click", closePanels);
+  // Coming back to a tab: the counts may have moved while timers were throttled.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.token) refreshRooms();
+  });
+}
+
+whenSessionExpires(endSession);
+bindEvents();
+resumeSession();

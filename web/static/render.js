@@ -1,0 +1,177 @@
+// Draws the page from state: which view shows, the status line, the tabs, the
+// conversation header, the room list, the online lists, the composer's state and
+// the phone drawers. No network, and no change to state.
+//
+// Rendered buttons carry what a click needs in data- attributes (data-key,
+// data-room-id, data-user-id); main.js listens on their lists, so that this module
+// needs to know nothing of what a click does.
+
+import { $, el } from "./dom.js";
+import { showMessages } from "./message-list.js";
+import { activeConversation, isActive, state } from "./state.js";
+
+export function showView(loggedIn) {
+  $("auth-view").hidden = loggedIn;
+  $("chat-view").hidden = !loggedIn;
+  $("logout-button").hidden = !loggedIn;
+  $("toggle-rooms").hidden = !loggedIn;
+  $("toggle-people").hidden = !loggedIn;
+  document.body.classList.toggle("logged-in", loggedIn);
+}
+
+export function showCurrentUser(user) {
+  $("current-user").textContent = user.username;
+  $("current-user").title = "Logged in as " + user.username;
+}
+
+// Empties what belonged to the user who logged out.
+export function clearChat() {
+  $("current-user").textContent = "";
+  $("conversation-tabs").replaceChildren();
+  $("room-list").replaceChildren();
+  $("room-online-list").replaceChildren();
+  $("site-online-list").replaceChildren();
+}
+
+export function setStatus(kind, text) {
+  const node = $("connection-status");
+  node.dataset.state = kind;
+  node.textContent = text;
+}
+
+export function renderTabs() {
+  const tabs = $("conversation-tabs");
+  const nodes = [];
+  for (const conv of state.conversations.values()) {
+    const tab = el("button", {
+      type: "button",
+      role: "tab",
+      className: "tab" + (isActive(conv) ? " active" : "") + (conv.kind === "private" ? " private" : ""),
+      "data-testid": "conversation-tab",
+      "data-key": conv.key,
+      "aria-selected": isActive(conv) ? "true" : "false",
+    });
+    tab.appendChild(el("span", { className: "tab-title" }, (conv.kind === "room" ? "# " : "@ ") + conv.title));
+    if (conv.unread > 0) tab.appendChild(el("span", { className: "badge", "data-testid": "unread" }, conv.unread));
+    nodes.push(tab);
+  }
+  tabs.replaceChildren(...nodes);
+  tabs.hidden = nodes.length === 0;
+}
+
+export function renderActiveConversation() {
+  const conv = activeConversation();
+  const leave = $("leave-button");
+  if (!conv) {
+    $("conversation-title").textContent = "No conversation open";
+    leave.hidden = true;
+  } else {
+    $("conversation-title").textContent = conv.kind === "room" ? "# " + conv.title : "Private: " + conv.title;
+    leave.hidden = false;
+    leave.textContent = conv.kind === "room" ? "Leave room" : "Close";
+  }
+  showMessages(conv);
+  renderRoomOnline();
+  updateComposer();
+}
+
+// The "in this room" list follows the active tab; for a private talk it shows
+// nobody (the partner is in the site-wide list).
+export function renderRoomOnline() {
+  const conv = activeConversation();
+  const title = $("room-online-title");
+  const isRoom = Boolean(conv) && conv.kind === "room";
+  $("room-online-section").hidden = !isRoom;
+  if (!isRoom) {
+    title.textContent = "In this room";
+    $("room-online-list").replaceChildren();
+    return;
+  }
+  const users = state.roomOnline.get(conv.id) || [];
+  title.textContent = "In " + conv.title + " (" + users.length + ")";
+  renderUserList($("room-online-list"), users);
+}
+
+export function renderSiteOnline() {
+  renderUserList($("site-online-list"), state.siteOnline);
+}
+
+function renderUserList(listNode, users) {
+  const sorted = [...users].sort((a, b) => String(a.username).localeCompare(String(b.username)));
+  const items = sorted.map((user) => {
+    const me = state.me && user.user_id === state.me.user_id;
+    const item = el("li");
+    const button = el("button", {
+      type: "button",
+      className: "user" + (me ? " me" : ""),
+      "data-testid": "online-user",
+      "data-user-id": user.user_id,
+      "data-username": user.username,
+      title: me ? "That is you" : "Talk privately with " + user.username,
+    }, me ? user.username + " (you)" : user.username);
+    button.disabled = Boolean(me);
+    item.appendChild(button);
+    return item;
+  });
+  listNode.replaceChildren(...items);
+}
+
+// A room's buttons do what fits the moment it was drawn: the item's "joined" class
+// says which (Show/Leave, or Join/Join).
+export function renderRooms() {
+  const rooms = [...state.rooms.values()].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  const items = rooms.map((room) => {
+    const joined = state.conversations.has("room:" + room.room_id);
+    const item = el("li", {
+      className: "room" + (joined ? " joined" : ""),
+      "data-testid": "room-item",
+      "data-room-id": room.room_id,
+    });
+    const open = el("button", { type: "button", className: "room-open", "data-testid": "room-open", title: joined ? "Show this room" : "Join this room" });
+    open.appendChild(el("span", { className: "room-name" }, room.name || room.room_id));
+    open.appendChild(el("span", { className: "room-online", "data-testid": "room-online-count", title: "online" }, typeof room.online === "number" ? room.online : ""));
+    item.appendChild(open);
+    const action = el("button", {
+      type: "button",
+      className: "room-action secondary",
+      "data-testid": joined ? "leave-room" : "join-room",
+    }, joined ? "Leave" : "Join");
+    item.appendChild(action);
+    return item;
+  });
+  if (state.roomsCursor) {
+    const more = el("button", { type: "button", className: "secondary room-more", "data-testid": "more-rooms" }, "More rooms");
+    const item = el("li");
+    item.appendChild(more);
+    items.push(item);
+  }
+  $("room-list").replaceChildren(...items);
+}
+
+export function updateComposer() {
+  const conv = activeConversation();
+  const usable = Boolean(conv);
+  $("message-input").disabled = !usable;
+  $("send-button").disabled = !usable;
+  let hint = "Join a room to chat";
+  if (conv) hint = conv.kind === "room" ? "Message " + conv.title : "Message " + conv.title + " privately";
+  if (conv && !state.connected) hint = "Offline: waiting for the connection…";
+  $("message-input").placeholder = hint;
+}
+
+// ---------------------------------------------------------------- phone drawers
+
+export function togglePanel(panelId, buttonId) {
+  const panel = $(panelId);
+  const open = !panel.classList.contains("open");
+  closePanels();
+  panel.classList.toggle("open", open);
+  $(buttonId).setAttribute("aria-expanded", String(open));
+}
+
+export function closePanels() {
+  for (const [panelId, buttonId] of [["rooms-panel", "toggle-rooms"], ["people-panel", "toggle-people"]]) {
+    $(panelId).classList.remove("open");
+    $(buttonId).setAttribute("aria-expanded", "false");
+  }
+}
