@@ -19,7 +19,7 @@ commits are not observed: nothing was delivered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import trio
@@ -30,6 +30,7 @@ from storage.interface import Commit, CommitFailed, Draft, LogClosed, MessageLog
 from wire import events
 from wire.commands import Ref
 from wire.events import OutFrame
+from wire.shapes import StoredMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,12 @@ class Delivery:
     deliver: Callable[[], None]
     failed: Callable[[], None] | None = None
     accepted: float | None = None  # trio.current_time() when the sender's command was taken
+    prepare: Callable[[], Awaitable[None]] | None = None
+    """Awaited once everything queued before this item is delivered, just before ``deliver``.
+
+    A recovering join uses it to read the history up to that point, so that
+    what it replies and what is delivered live after it meet with no gap and
+    no duplicate. It holds up the deliveries behind it while it runs."""
 
 
 class OrderedDelivery:
@@ -104,6 +111,8 @@ class OrderedDelivery:
             while True:
                 if item.commit is not None and not item.commit.settled:
                     await item.commit.wait()
+                if item.prepare is not None:
+                    await item.prepare()
                 if _settle(item) and latency is not None and item.accepted is not None:
                     latency.observe(trio.current_time() - item.accepted)
                 self._settled()
@@ -133,7 +142,7 @@ async def store_then_deliver(
     sender: SessionHandle,
     ref: Ref,
     accepted: float,
-    fan_out: Callable[[OutFrame], None],
+    fan_out: Callable[[OutFrame, StoredMessage], None],
     *,
     delivered: bool | None = None,
 ) -> None:
@@ -158,7 +167,7 @@ async def store_then_deliver(
 
     def deliver() -> None:
         sender.deliver(ack)
-        fan_out(frame)
+        fan_out(frame, stored)
 
     def failed() -> None:
         sender.deliver(events.error_frame("internal", "the message could not be stored; send it again", ref))

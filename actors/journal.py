@@ -86,6 +86,11 @@ class Journal:
         return cls(store, first_id=first_id, max_pending=max_pending)
 
     @property
+    def last_id(self) -> int:
+        """The highest id handed out so far (stored or not yet)."""
+        return self._next_id - 1
+
+    @property
     def depth(self) -> int:
         return len(self._pending)
 

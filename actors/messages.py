@@ -24,6 +24,8 @@ from wire.shapes import User
 class JoinRoom:
     session: SessionHandle
     ref: Ref = None
+    since: int | None = None
+    """Recover the messages after this id (:mod:`actors.recovery`); None: a plain join."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,15 @@ class RoutePrivate:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncPrivate:
+    """The session asks for the private messages of its user after ``since`` (:mod:`actors.recovery`)."""
+
+    session: SessionHandle
+    since: int
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class ListOnline:
     session: SessionHandle
     ref: Ref = None
@@ -127,6 +138,7 @@ RegistryMsg = (
     RegisterSession
     | UnregisterSession
     | RoutePrivate
+    | SyncPrivate
     | ListOnline
     | GetOnline
     | CloseAllSessions

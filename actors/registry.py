@@ -23,7 +23,7 @@ from typing import assert_never
 
 import trio
 
-from actors.delivery import OrderedDelivery, store_then_deliver
+from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.logs import supervision_event
@@ -36,14 +36,16 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
+    SyncPrivate,
     UnregisterSession,
 )
+from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages, open_mailbox
 from storage.interface import Draft, MessageLog
 from wire import events
 from wire.commands import Ref
-from wire.events import OutFrame
-from wire.shapes import User
+from wire.events import OutFrame, Recovery
+from wire.shapes import StoredMessage, User
 
 
 class Presence:
@@ -96,11 +98,18 @@ class RegistryStats:
 
 class Registry:
     def __init__(
-        self, journal: MessageLog, delivery_capacity: int, latency: LatencyHistogram | None = None
+        self,
+        journal: MessageLog,
+        delivery_capacity: int,
+        latency: LatencyHistogram | None = None,
+        recovery: RecoverySource | None = None,
     ) -> None:
         self.presence = Presence()
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
+        self._recovery = recovery
+        self._delivered_upto = 0  # id of the last private message handed to its receivers
+        self._connected_at: dict[str, int] = {}  # session -> _delivered_upto when it registered
         self.ref: ActorRef[RegistryMsg] | None = None
 
     async def run(
@@ -132,8 +141,12 @@ class Registry:
                 await self._route_private(session, target, content, ref, accepted)
             case RegisterSession(session):
                 self.presence.add(session)
+                self._connected_at[session.session_id] = self._delivered_upto
             case UnregisterSession(session):
                 self.presence.remove(session)
+                self._connected_at.pop(session.session_id, None)
+            case SyncPrivate(session, since, ref):
+                await self._sync(session, since, ref)
             case ListOnline(session, ref):
                 session.deliver(events.online(self.presence.online(), ref))
             case GetOnline(reply):
@@ -160,7 +173,8 @@ class Registry:
         draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
         sender_id, target_id = session.user.user_id, target.user_id
 
-        def fan_out(frame: OutFrame) -> None:
+        def fan_out(frame: OutFrame, stored: StoredMessage) -> None:
+            self._delivered_upto = stored.id
             receivers = self.presence.sessions_of(target_id)
             if sender_id != target_id:
                 receivers += self.presence.sessions_of(sender_id)
@@ -170,6 +184,30 @@ class Registry:
         await store_then_deliver(
             self._journal, self._delivery, draft, session, ref, accepted, fan_out, delivered=delivered
         )
+
+    async def _sync(self, session: SessionHandle, since: int, ref: Ref) -> None:
+        """Reply with the user's private messages after ``since``, up to when the session connected.
+
+        Everything after that reaches the session live (it is registered), so
+        the reply and the live messages meet with no gap and no duplicate.
+        The reply is queued behind the deliveries already pending, so it
+        follows them and precedes every later one.
+        """
+        recovery = self._recovery
+        upto = self._connected_at.get(session.session_id)
+        if recovery is None or upto is None:
+            session.deliver(events.error_frame("internal", "sync is not available; read the history", ref))
+            return
+        user_id = session.user.user_id
+        found: list[Recovery] = []
+
+        async def read() -> None:
+            found.append(await recovery.private(user_id, since, upto))
+
+        def reply() -> None:
+            session.deliver(events.synced(found[0], ref))
+
+        await self._delivery.push(Delivery(None, reply, prepare=read))
 
     def statistics(self) -> RegistryStats:
         depth = self.ref.stats().depth if self.ref is not None else 0

@@ -40,11 +40,12 @@ from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
+from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
 from storage.interface import Draft, MessageLog
 from wire import events
 from wire.commands import Ref
-from wire.events import OutFrame
+from wire.events import OutFrame, Recovery
 from wire.shapes import RoomInfo, User
 
 
@@ -61,18 +62,25 @@ class Left(enum.Enum):
 
 
 class RoomState:
-    """Who is in the room, by session and by user, in order of arrival."""
+    """Who is in the room, by session and by user, in order of arrival.
+
+    ``members`` receive the room's messages as they are delivered; a session
+    that joined to recover what it missed waits in ``recovering`` (a member
+    for everything else: it may post, it is online) until its recovery reply
+    has gone out, so that no live message overtakes the reply.
+    """
 
     def __init__(self, info: RoomInfo) -> None:
         self.info = info
         self.members: dict[str, SessionHandle] = {}
+        self.recovering: dict[str, SessionHandle] = {}
         self._sessions_by_user: dict[str, set[str]] = {}
         self._users: dict[str, User] = {}
 
-    def join(self, session: SessionHandle) -> Joined:
-        if session.session_id in self.members:
+    def join(self, session: SessionHandle, *, recovering: bool = False) -> Joined:
+        if session.session_id in self.members or session.session_id in self.recovering:
             return Joined.AGAIN
-        self.members[session.session_id] = session
+        (self.recovering if recovering else self.members)[session.session_id] = session
         user_id = session.user.user_id
         sessions = self._sessions_by_user.setdefault(user_id, set())
         sessions.add(session.session_id)
@@ -81,8 +89,16 @@ class RoomState:
         self._users[user_id] = session.user
         return Joined.FIRST
 
+    def go_live(self, session_id: str) -> bool:
+        """A recovering session starts to receive live messages; False if it left meanwhile."""
+        session = self.recovering.pop(session_id, None)
+        if session is None:
+            return False
+        self.members[session_id] = session
+        return True
+
     def leave(self, session_id: str) -> Left:
-        session = self.members.pop(session_id, None)
+        session = self.members.pop(session_id, None) or self.recovering.pop(session_id, None)
         if session is None:
             return Left.NOT_MEMBER
         user_id = session.user.user_id
@@ -94,8 +110,13 @@ class RoomState:
         del self._users[user_id]
         return Left.LAST
 
+    @property
+    def occupied(self) -> bool:
+        """Someone is in the room (receiving live, or recovering)."""
+        return bool(self.members or self.recovering)
+
     def is_member(self, session_id: str) -> bool:
-        return session_id in self.members
+        return session_id in self.members or session_id in self.recovering
 
     def online(self) -> list[User]:
         return list(self._users.values())
@@ -108,7 +129,7 @@ class RoomState:
         """Rebuild the per-user index from the member table after a crash."""
         by_user: dict[str, set[str]] = {}
         users: dict[str, User] = {}
-        for session_id, session in self.members.items():
+        for session_id, session in (self.members | self.recovering).items():
             by_user.setdefault(session.user.user_id, set()).add(session_id)
             users.setdefault(session.user.user_id, session.user)
         self._sessions_by_user = by_user
@@ -152,8 +173,10 @@ class Room:
         restarted: bool,
         latency: LatencyHistogram | None = None,
         idle: IdleStop | None = None,
+        recovery: RecoverySource | None = None,
     ) -> None:
         self.state = state
+        self._recovery = recovery
         self._idle = idle
         self._quiet_since: float | None = None  # Trio clock: since when the room has had no member
         self._journal = journal
@@ -190,13 +213,16 @@ class Room:
         handling of one. From the check of the mailbox to its closing there
         is no checkpoint, so no message can arrive in between and be dropped.
         """
-        self._quiet_since = None if self.state.members else trio.current_time()
+        self._quiet_since = None if self.state.occupied else trio.current_time()
         try:
             while True:
                 deadline = self._idle_deadline(idle.seconds)
                 if deadline <= trio.current_time():
                     if not self._delivery.idle:
                         await self._delivery.wait_idle()  # an ack or a notice still on its way
+                        continue
+                    if self.state.occupied:  # a recovering session went live meanwhile
+                        self._quiet_since = None
                         continue
                     waiting = mailbox.statistics()
                     if not waiting.current_buffer_used and not waiting.tasks_waiting_send:
@@ -227,7 +253,7 @@ class Room:
     async def _handle_noting(self, message: RoomMsg) -> None:
         """Handle ``message``, then note since when the room has had no member."""
         await self._handle(message)
-        if self.state.members:
+        if self.state.occupied:
             self._quiet_since = None
         elif self._quiet_since is None:
             self._quiet_since = trio.current_time()
@@ -236,8 +262,8 @@ class Room:
         match message:
             case PostGroup(session, content, ref, accepted):
                 await self._post(session, content, ref, accepted)
-            case JoinRoom(session, ref):
-                await self._join(session, ref)
+            case JoinRoom(session, ref, since):
+                await self._join(session, ref, since)
             case LeaveRoom(session, ref):
                 await self._leave(session, ref)
             case SessionGone(session):
@@ -255,14 +281,43 @@ class Room:
             session.deliver(events.error_frame("not_in_room", f"join room {room_id} before posting", ref))
             return
         draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
-        await store_then_deliver(self._journal, self._delivery, draft, session, ref, accepted, self._fan_out)
+        await store_then_deliver(
+            self._journal,
+            self._delivery,
+            draft,
+            session,
+            ref,
+            accepted,
+            lambda frame, _: self._fan_out(frame),
+        )
 
-    async def _join(self, session: SessionHandle, ref: Ref) -> None:
-        outcome = self.state.join(session)
-        session.deliver(events.joined(self._wire_room, self.state.online(), ref))
+    async def _join(self, session: SessionHandle, ref: Ref, since: int | None) -> None:
+        recovery = self._recovery
+        if since is None or recovery is None:
+            outcome = self.state.join(session)
+            session.deliver(events.joined(self._wire_room, self.state.online(), ref))
+        else:
+            outcome = self.state.join(session, recovering=True)
+            await self._push_recovery(session, ref, since, recovery)
         if outcome is Joined.FIRST:
             notice = self._notice("join", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice, skip=session.session_id)))
+
+    async def _push_recovery(
+        self, session: SessionHandle, ref: Ref, since: int, recovery: RecoverySource
+    ) -> None:
+        """Queue the reply of a join with ``since`` behind every message handed out so far (see actors.recovery)."""
+        room_id, upto = self.state.info.room_id, self._journal.last_id
+        found: list[Recovery] = []
+
+        async def read() -> None:
+            found.append(await recovery.room(room_id, since, upto))
+
+        def reply() -> None:
+            session.deliver(events.joined(self._wire_room, self.state.online(), ref, found[0]))
+            self.state.go_live(session.session_id)
+
+        await self._delivery.push(Delivery(None, reply, prepare=read))
 
     async def _leave(self, session: SessionHandle, ref: Ref, *, quiet: bool = False) -> None:
         outcome = self.state.leave(session.session_id)
@@ -290,6 +345,8 @@ class Room:
 
     def _after_restart(self) -> None:
         self.state.check()
+        for session_id in list(self.state.recovering):  # their recovery went down with the crash
+            self.state.go_live(session_id)
         room_id = self.state.info.room_id
         self._fan_out(
             events.error_frame(
@@ -302,7 +359,7 @@ class Room:
     def statistics(self, mailbox_depth: int) -> RoomStats:
         return RoomStats(
             room_id=self.state.info.room_id,
-            sessions=len(self.state.members),
+            sessions=len(self.state.members) + len(self.state.recovering),
             online=self.state.online_count,
             mailbox_depth=mailbox_depth,
             delivery_depth=self._delivery.depth,
@@ -319,10 +376,19 @@ async def run_room(
     *,
     latency: LatencyHistogram | None = None,
     idle: IdleStop | None = None,
+    recovery: RecoverySource | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> str | None:
     """Supervisor entry point: run one incarnation of the room actor; the reason it stopped."""
-    room = Room(state, journal, delivery_capacity, restarted=bool(incarnations), latency=latency, idle=idle)
+    room = Room(
+        state,
+        journal,
+        delivery_capacity,
+        restarted=bool(incarnations),
+        latency=latency,
+        idle=idle,
+        recovery=recovery,
+    )
     incarnations.append(room)
     del incarnations[:-1]
     return await room.run(mailbox, task_status=task_status)

@@ -28,6 +28,7 @@ import trio
 
 from actors.latency import LatencyHistogram
 from actors.messages import RoomMsg
+from actors.recovery import RecoverySource
 from actors.ref import ActorRef
 from actors.room import IdleStop, Room, RoomState, RoomStats, run_room
 from actors.supervisor import RestartIntensity, Supervisor
@@ -55,8 +56,10 @@ class RoomSupervisor:
         delivery_capacity: int,
         latency: LatencyHistogram | None = None,
         idle_seconds: float | None = None,
+        recovery: RecoverySource | None = None,
     ) -> None:
         self._journal = journal
+        self._recovery = recovery  # for joins with ``since``; None: such joins are plain joins
         self._idle_seconds = idle_seconds  # None: rooms never stop
         self._lookup = lookup
         self._supervisor = Supervisor("rooms", intensity, parent="root")
@@ -115,6 +118,7 @@ class RoomSupervisor:
                 incarnations,
                 latency=self._latency,
                 idle=idle,
+                recovery=self._recovery,
             )
             ref = await self._supervisor.start_child(f"room:{info.room_id}", child, self._mailbox_capacity)
             self._rooms[info.room_id] = _Entry(ref, state, incarnations)

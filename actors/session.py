@@ -53,6 +53,7 @@ from actors.messages import (
     RoomMsg,
     RoutePrivate,
     SessionGone,
+    SyncPrivate,
     UnregisterSession,
 )
 from actors.outbox import Outbox
@@ -65,8 +66,11 @@ from wire.commands import (
     Join,
     Leave,
     Ping,
+    Ref,
+    Refresh,
     SendGroup,
     SendPrivate,
+    Sync,
     frame_size,
     parse_command,
     ref_of,
@@ -115,6 +119,8 @@ class SessionDeps:
     find_user: Callable[[str], Awaitable[User | None]]
     schedule: Callable[[Outbox], None]
     """The writer actor's :meth:`actors.writer.Writer.schedule`."""
+    check_token: Callable[[str], Awaitable[tuple[str, SessionToken] | None]] | None = None
+    """For ``refresh``: the user id and token of a valid token, or None (forged, expired, logged out)."""
 
 
 def new_session_id(user: User) -> str:
@@ -264,6 +270,28 @@ class Session:
             await room.tell(message)
         return room
 
+    async def _refresh(self, token: str, ref: Ref) -> None:
+        """Go on with ``token``: same user, else ``forbidden``; its expiry becomes the session's."""
+        check = self._deps.check_token
+        checked = None if check is None else await check(token)
+        if checked is None:
+            self._reply(
+                events.error_frame(
+                    "forbidden", "the token is not valid (expired or logged out?): log in", ref
+                )
+            )
+            return
+        user_id, fresh = checked
+        if user_id != self.user.user_id:
+            self._reply(
+                events.error_frame("forbidden", "the token is another user's: refresh with your own", ref)
+            )
+            return
+        self._token = fresh
+        self.handle.token_id = fresh.token_id
+        self._scope.deadline = trio.current_time() + max(0.0, fresh.expires_at - time.time())
+        self._reply(events.refreshed(max(0, int(fresh.expires_at - time.time())), ref))
+
     async def _dispatch(self, command: Command | FrameError) -> None:
         match command:
             case SendGroup(room_id, content, ref):
@@ -274,8 +302,8 @@ class Session:
                     self._reply(events.error_frame("user_not_found", f"there is no user {target_id!r}", ref))
                 else:
                     await self._deps.registry.tell(RoutePrivate(self.handle, target, content, ref))
-            case Join(room_id, ref):
-                room = await self._tell_room(room_id, JoinRoom(self.handle, ref), ref)
+            case Join(room_id, ref, since):
+                room = await self._tell_room(room_id, JoinRoom(self.handle, ref, since), ref)
                 if room is not None:
                     self._joined[room_id] = room
             case Leave(room_id, ref):
@@ -287,6 +315,10 @@ class Session:
                 await self._tell_room(room_id, ListMembers(self.handle, ref), ref)
             case Ping(ref):
                 self._reply(events.pong(ref))
+            case Sync(since, ref):
+                await self._deps.registry.tell(SyncPrivate(self.handle, since, ref))
+            case Refresh(token, ref):
+                await self._refresh(token, ref)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -269,6 +269,19 @@ class Database:
     async def private_history(self, a: str, b: str, before: int | None, limit: int) -> list[StoredMessage]:
         return await self._history(Q(conversation=conversation_key(a, b), kind="private"), before, limit)
 
+    async def room_history_since(
+        self, room_id: str, since: int, upto: int, limit: int
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` messages of the room with ``since < id <= upto``, oldest first (recovery)."""
+        return await self._history(Q(room_id=room_id, kind="group", id__gt=since), upto + 1, limit)
+
+    async def private_history_since(
+        self, user_id: str, since: int, upto: int, limit: int
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` private messages to or from the user with ``since < id <= upto``, oldest first."""
+        where = Q(kind="private", id__gt=since) & (Q(sender_id=user_id) | Q(target_id=user_id))
+        return await self._history(where, upto + 1, limit)
+
     async def _history(self, where: Q, before: int | None, limit: int) -> list[StoredMessage]:
         async def query() -> list[MessageRow]:
             qs = MessageRow.filter(where)
@@ -306,30 +319,45 @@ _MESSAGE_COLUMNS = (
 )
 
 
-async def _init_schema(db_url: str) -> Any:
+async def _init_schema(db_url: str) -> tuple[Any, str]:
+    """Create what is missing; the Tortoise context and its dialect (``sqlite``, ``mysql``, ``postgres``).
+
+    PostgreSQL needs nothing more: its collations are deterministic unless
+    created otherwise, so the unique index on ``username_key`` compares bytes
+    as SQLite does, and message ids stay ours (a plain ``BIGINT``, no sequence).
+    """
     context = await Tortoise.init(db_url=db_url, modules={"models": ["storage.models"]})
     with context:
         await Tortoise.generate_schemas(safe=True)
         connection = Tortoise.get_connection("default")
-        if db_url.startswith("sqlite"):
+        dialect: str = connection.capabilities.dialect
+        if dialect == "sqlite":
             await connection.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-        elif db_url.startswith("mysql"):
+        elif dialect == "mysql":
             # Binary collation: uniqueness is decided by username_key alone, exactly as on SQLite.
             await connection.execute_script(
                 "ALTER TABLE users MODIFY username_key VARCHAR(128) "
                 "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"
             )
+        for statement in _INDEXES:  # named by us: new and older databases get the same ones
+            await connection.execute_script(statement)
         await rekey_users()
-    return context
+    return context, dialect
+
+
+_INDEXES = (
+    # A user's private messages since a given id (the "sync" command), from either side.
+    "CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (sender_id, id)",
+    "CREATE INDEX IF NOT EXISTS messages_by_target ON messages (target_id, id)",
+)
 
 
 @asynccontextmanager
 async def open_database(db_url: str) -> AsyncIterator[Database]:
     """Open the connections and create the schema; on the way out close them (shielded, bounded)."""
     prepare_sqlite_path(db_url)
-    dialect = urlsplit(db_url).scheme
     async with open_bridge() as bridge:
-        context = await bridge.call(_init_schema, db_url)
+        context, dialect = await bridge.call(_init_schema, db_url)
         bridge.bind(context)
         try:
             yield Database(bridge, dialect)

@@ -55,6 +55,24 @@ class MessageLog(Protocol):
         Messages appended by one caller are committed in the order appended.
         """
 
+    @property
+    def last_id(self) -> int:
+        """The highest id handed out so far: every message appended later gets a higher one."""
+
+
+class HistoryReader(Protocol):
+    """Stored messages after a given id, for a client that recovers what it missed."""
+
+    async def room_history_since(
+        self, room_id: str, since: int, upto: int, limit: int
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` messages of the room with ``since < id <= upto``, oldest first."""
+
+    async def private_history_since(
+        self, user_id: str, since: int, upto: int, limit: int
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` private messages to or from the user with ``since < id <= upto``, oldest first."""
+
 
 class MessageStore(Protocol):
     """Where numbered messages are kept: what the journal needs of the database."""

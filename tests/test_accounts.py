@@ -93,6 +93,7 @@ async def test_every_bad_token_is_unauthorized(api: Api) -> None:
         "iss": "chat-server",
         "jti": "forged-token-id",
         "gen": 0,
+        "auth": now,
     }
     r = await api.call("GET", "/api/v1/me", token=jwt.encode(good, JWT_SECRET, algorithm="HS256"))
     assert r.status_code == 200  # the baseline: each token below breaks exactly one thing
@@ -107,6 +108,9 @@ async def test_every_bad_token_is_unauthorized(api: Api) -> None:
         "unknown user": jwt.encode({**good, "sub": "ghost"}, JWT_SECRET, algorithm="HS256"),
         "no token id": jwt.encode(
             {k: v for k, v in good.items() if k != "jti"}, JWT_SECRET, algorithm="HS256"
+        ),
+        "no login time": jwt.encode(
+            {k: v for k, v in good.items() if k != "auth"}, JWT_SECRET, algorithm="HS256"
         ),
         "an older generation": jwt.encode({**good, "gen": -1}, JWT_SECRET, algorithm="HS256"),
         "a later generation": jwt.encode({**good, "gen": 1}, JWT_SECRET, algorithm="HS256"),

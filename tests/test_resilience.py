@@ -314,6 +314,7 @@ async def test_an_expired_token_closes_the_session_with_4401(
             "iss": "chat-server",
             "jti": "short-lived",
             "gen": 0,
+            "auth": now,
         },
         JWT_SECRET,
         algorithm="HS256",

@@ -9,6 +9,8 @@ are refused with 429 when the queue of hashes waiting for a worker is full
 
 from __future__ import annotations
 
+import time
+
 from quart import Blueprint, jsonify
 from quart.typing import ResponseReturnValue
 
@@ -114,12 +116,12 @@ async def login() -> ResponseReturnValue:
     return jsonify(await _new_token(user))
 
 
-async def _new_token(user: User) -> dict[str, object]:
+async def _new_token(user: User, *, logged_in_at: int | None = None) -> dict[str, object]:
     """The login answer: a token of the user's current generation."""
     svc = services()
     generation = await svc.revocations.generation(user.user_id)
     return {
-        "token": svc.tokens.issue(user, generation),
+        "token": svc.tokens.issue(user, generation, logged_in_at=logged_in_at),
         "token_type": "Bearer",
         "expires_in": svc.tokens.ttl,
         "user": user.to_wire(),
@@ -131,6 +133,23 @@ async def _new_token(user: User) -> dict[str, object]:
 async def me() -> ResponseReturnValue:
     user = await current_user(services())
     return jsonify({"user": user.to_wire()})
+
+
+@accounts.post("/refresh")
+@describe(Token, errors=(401,))
+async def refresh() -> ResponseReturnValue:
+    """A new token for a valid one, so that a client renews before expiry without logging in again.
+
+    The new token keeps the login's time: past ``auth.max_session_days``
+    after it, refreshing is refused (401) and the user logs in again. The
+    old token stays valid until it expires (another tab may hold it).
+    """
+    svc = services()
+    user, claims = await current_claims(svc)
+    if time.time() - claims.logged_in_at > svc.config.max_session_days * 86400:
+        raise ApiError(401, "unauthorized", "this login is too old to refresh; log in again")
+    svc.count("token_refreshes")
+    return jsonify(await _new_token(user, logged_in_at=claims.logged_in_at))
 
 
 @accounts.post("/logout")

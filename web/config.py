@@ -50,6 +50,7 @@ class Config:
     jwt_secret: str | None = None
     jwt_issuer: str = "chat-server"
     token_ttl: int = 86400
+    max_session_days: float = 30.0
     password_workers: int = 2
     password_queue: int = 64
     max_content: int = 4000
@@ -61,6 +62,7 @@ class Config:
     delivery_queue: int = 4096
     rooms_per_user: int = 50
     room_idle_seconds: float = 300.0
+    recovery_messages: int = 500
     journal_pending: int = 16384
     ping_interval: float = 20.0
     idle_timeout: float = 60.0
@@ -257,6 +259,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("jwt_secret", "auth.jwt_secret", "CHAT_JWT_SECRET", _secret),
     ("jwt_issuer", "auth.issuer", None, _text),
     ("token_ttl", "auth.token_ttl", "CHAT_TOKEN_TTL", _int(60, 31 * 86400)),
+    ("max_session_days", "auth.max_session_days", None, _float(0.001, 3650)),
     ("password_workers", "auth.password_workers", None, _int(1, 64)),
     ("password_queue", "auth.password_queue", None, _int(1, 100_000)),
     ("max_content", "limits.max_content_chars", "CHAT_MAX_CONTENT", _int(1, 1_000_000)),
@@ -268,6 +271,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("delivery_queue", "limits.delivery_queue", None, _int(1, 1_000_000)),
     ("rooms_per_user", "limits.rooms_per_user", None, _int(0, 1_000_000)),
     ("room_idle_seconds", "limits.room_idle_seconds", None, _float(0.01, 7 * 86400)),
+    ("recovery_messages", "limits.recovery_messages", None, _int(1, 10_000)),
     ("ping_interval", "liveness.ping_interval", "CHAT_PING_INTERVAL", _float(0.05, 3600)),
     ("idle_timeout", "liveness.idle_timeout", "CHAT_IDLE_TIMEOUT", _float(0.1, 86400)),
     ("max_restarts", "supervision.max_restarts", None, _int(0, 1000)),

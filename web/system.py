@@ -30,6 +30,7 @@ from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.logs import supervision_event
 from actors.messages import CloseAllSessions, RegistryMsg
+from actors.recovery import RecoverySource
 from actors.ref import ActorGone, ActorRef, AskTimeout
 from actors.registry import Registry
 from actors.rooms import RoomSupervisor
@@ -88,7 +89,8 @@ async def open_chat_system(config: Config) -> AsyncIterator[ChatSystem]:
         journal = await Journal.open(db, max_pending=config.journal_pending)
         await root.start(journal.run)
         latency = DeliveryLatency()
-        registry = Registry(journal, config.delivery_queue, latency.private)
+        recovery = RecoverySource(db, config.recovery_messages)
+        registry = Registry(journal, config.delivery_queue, latency.private, recovery)
         registry_ref = await root.start(registry.run, config.registry_mailbox)
         rooms = RoomSupervisor(
             journal,
@@ -98,6 +100,7 @@ async def open_chat_system(config: Config) -> AsyncIterator[ChatSystem]:
             delivery_capacity=config.delivery_queue,
             latency=latency.group,
             idle_seconds=config.room_idle_seconds,
+            recovery=recovery,
         )
         await root.start(rooms.run)
         writer = Writer()

@@ -1,13 +1,18 @@
 """JSON Web Tokens: issued at login, checked on every request and handshake.
 
-HS256 only, pinned on decode so that ``alg: none`` and algorithm confusion are
-refused; ``exp``, ``iat``, ``sub``, ``iss``, ``jti`` and ``gen`` are
-required; clock leeway is at most 30 seconds. ``jti`` names the token so that
-a logout can refuse it alone; ``gen`` is the user's token generation when it
-was issued, so that a logout everywhere or a password change refuses every
-older token at once (:mod:`web.revocation` checks both). The secret comes from configuration or, when none is
-configured, from a file in the data directory that the first start creates
-(mode 0600), so tokens survive a restart without a secret in the source.
+HS256 only, pinned on decode so that ``alg: none`` and algorithm confusion
+are refused; ``exp``, ``iat``, ``sub``, ``iss``, ``jti``, ``gen`` and
+``auth`` are required; clock leeway is at most 30 seconds. ``jti`` names the
+token so that a logout can refuse it alone; ``gen`` is the user's token
+generation when it was issued, so that a logout everywhere or a password
+change refuses every older token at once (:mod:`web.revocation` checks
+both); ``auth`` is when the user logged in, carried over by every refresh,
+so that refreshing cannot keep a login alive for ever
+(``auth.max_session_days``).
+
+The secret comes from configuration or, when none is configured, from a
+file in the data directory that the first start creates (mode 0600), so
+tokens survive a restart without a secret in the source.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class Claims:
     expires_at: int
     token_id: str
     generation: int
+    logged_in_at: int
+    """When the user typed their password (seconds since the epoch); refreshing keeps it."""
 
 
 class TokenService:
@@ -51,7 +58,8 @@ class TokenService:
         self.issuer = issuer
         self.ttl = ttl
 
-    def issue(self, user: User, generation: int) -> str:
+    def issue(self, user: User, generation: int, *, logged_in_at: int | None = None) -> str:
+        """A new token; ``logged_in_at`` carries the original login's time over to a refreshed one."""
         now = int(time.time())
         claims = {
             "sub": user.user_id,
@@ -61,6 +69,7 @@ class TokenService:
             "iss": self.issuer,
             "jti": secrets.token_hex(16),
             "gen": generation,
+            "auth": now if logged_in_at is None else logged_in_at,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
@@ -72,17 +81,19 @@ class TokenService:
                 algorithms=["HS256"],
                 issuer=self.issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub", "iss", "jti", "gen"]},
+                options={"require": ["exp", "iat", "sub", "iss", "jti", "gen", "auth"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
         sub, name = claims.get("sub"), claims.get("name", "")
         if not isinstance(sub, str) or not sub or not isinstance(name, str):
             raise InvalidToken("bad subject")
-        jti, gen = claims["jti"], claims["gen"]
+        jti, gen, auth = claims["jti"], claims["gen"], claims["auth"]
         if not isinstance(jti, str) or not 0 < len(jti) <= 32 or type(gen) is not int or gen < 0:
             raise InvalidToken("bad token id or generation")
-        return Claims(sub, name, int(claims["exp"]), jti, gen)
+        if type(auth) is not int:
+            raise InvalidToken("bad login time")
+        return Claims(sub, name, int(claims["exp"]), jti, gen, auth)
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:

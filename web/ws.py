@@ -78,6 +78,7 @@ class ChatSocketEndpoint:
             rooms=svc.rooms,
             find_user=svc.db.get_user,
             schedule=svc.writer.schedule,
+            check_token=self._check_token,
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,
@@ -121,12 +122,18 @@ class ChatSocketEndpoint:
             transport,
             self._deps,
             self._settings,
-            token=SessionToken(
-                claims.token_id, claims.expires_at, partial(svc.revocations.accepts_now, claims)
-            ),
+            token=_session_token(svc, claims),
         )
         svc.count("sessions_opened")
         await run_session(session, transport)
+
+    async def _check_token(self, token: str) -> tuple[str, SessionToken] | None:
+        """A token a live session refreshes to: its user and its part in the session, or None."""
+        try:
+            _, claims = await authenticate(self._svc, token)
+        except ApiError:
+            return None
+        return claims.user_id, _session_token(self._svc, claims)
 
     async def _check_handshake(self, scope: Scope) -> tuple[User, Claims]:
         svc = self._svc
@@ -154,6 +161,10 @@ class ChatSocketEndpoint:
         if not svc.ready:
             raise ApiError(503, "internal", "the server is shutting down; reconnect later")
         return user, claims
+
+
+def _session_token(svc: Services, claims: Claims) -> SessionToken:
+    return SessionToken(claims.token_id, claims.expires_at, partial(svc.revocations.accepts_now, claims))
 
 
 async def _refuse(send: Send, error: ApiError) -> None:

@@ -24,6 +24,8 @@ Ref = str | int | None
 class Join:
     room_id: str
     ref: Ref = None
+    since: int | None = None
+    """The last message id the client saw in the room: recover what came after it (None: no recovery)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,25 @@ class Ping:
     ref: Ref = None
 
 
-Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """The private messages to or from the client's user after ``since``."""
+
+    since: int
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """Go on with a new token (same user) on this socket; its expiry replaces the old one's."""
+
+    token: str
+    ref: Ref = None
+
+
+Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping | Sync | Refresh
+
+MAX_TOKEN_LENGTH = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +102,14 @@ def _field(obj: dict[str, Any], name: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str):
         raise InvalidJson(f"{name} must be a string")
+    return value
+
+
+def _message_id(obj: dict[str, Any], name: str) -> int:
+    """A message id the client saw: an integer from 0 (0: from the start)."""
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise InvalidJson(f"{name} must be a message id: an integer of at least 0")
     return value
 
 
@@ -150,7 +178,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
     try:
         match kind:
             case "join":
-                return Join(_identifier(obj, "room_id"), ref)
+                since = None if obj.get("since") is None else _message_id(obj, "since")
+                return Join(_identifier(obj, "room_id"), ref, since)
             case "leave":
                 return Leave(_identifier(obj, "room_id"), ref)
             case "group":
@@ -164,6 +193,13 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return AskOnline(wanted, ref)
             case "ping":
                 return Ping(ref)
+            case "sync":
+                return Sync(_message_id(obj, "since"), ref)
+            case "refresh":
+                token = _field(obj, "token")
+                if not token or len(token) > MAX_TOKEN_LENGTH:
+                    raise InvalidJson(f"token must be a non-empty string of at most {MAX_TOKEN_LENGTH} characters")
+                return Refresh(token, ref)
             case str():
                 return FrameError("unknown_type", f"unknown command type {kind[:40]!r}", ref)
             case _:

@@ -65,9 +65,47 @@ def ack(stored: StoredMessage, ref: Ref, *, delivered: bool | None = None) -> Ou
     return encode(with_ref(reply, ref))
 
 
-def joined(room: dict[str, Any], users: list[User], ref: Ref) -> OutFrame:
-    """The reply to ``join``: the room (its wire shape) and its online users, the joiner included."""
-    return encode(with_ref({"type": "joined", "room": room, "users": [u.to_wire() for u in users]}, ref))
+def joined(room: dict[str, Any], users: list[User], ref: Ref, recovery: Recovery | None = None) -> OutFrame:
+    """The reply to ``join``: the room (its wire shape) and its online users, the joiner included.
+
+    With ``recovery`` (a join with ``since``) it also carries the messages missed.
+    """
+    reply: dict[str, Any] = {"type": "joined", "room": room, "users": [u.to_wire() for u in users]}
+    if recovery is not None:
+        recovery.add_to(reply)
+    return encode(with_ref(reply, ref))
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """Messages after the client's ``since``.
+
+    ``recovered``: these are all of them. ``truncated``: more were missed
+    than the limit, these are the newest. Neither: the history could not be
+    read just now (the client reads it over HTTP instead).
+    """
+
+    messages: list[StoredMessage]
+    recovered: bool
+    truncated: bool = False
+
+    def add_to(self, reply: dict[str, Any]) -> None:
+        reply["messages"] = [m.to_wire() for m in self.messages]
+        reply["recovered"] = self.recovered
+        if self.truncated:
+            reply["truncated"] = True
+
+
+def synced(recovery: Recovery, ref: Ref) -> OutFrame:
+    """The reply to ``sync``: the private messages to or from the user after ``since``."""
+    reply: dict[str, Any] = {"type": "synced"}
+    recovery.add_to(reply)
+    return encode(with_ref(reply, ref))
+
+
+def refreshed(expires_in: int, ref: Ref) -> OutFrame:
+    """The reply to ``refresh``: seconds until the session's new token expires (as login's ``expires_in``)."""
+    return encode(with_ref({"type": "refreshed", "expires_in": expires_in}, ref))
 
 
 def left(room_id: str, ref: Ref) -> OutFrame:
