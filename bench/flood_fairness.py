@@ -46,6 +46,7 @@ class Client:
         self.stream = stream
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.events: list[object] = []
+        self._partial: list[str] = []  # a text message wsproto hands over in pieces
 
     @classmethod
     async def open(cls, port: int, token: str) -> Client:
@@ -66,6 +67,11 @@ class Client:
             for event in self.ws.events():
                 if isinstance(event, Ping):
                     await self.stream.send_all(self.ws.send(event.response()))
+                elif isinstance(event, TextMessage) and not event.message_finished:
+                    self._partial.append(event.data)
+                elif isinstance(event, TextMessage) and self._partial:
+                    self.events.append(TextMessage("".join([*self._partial, event.data])))
+                    self._partial.clear()
                 else:
                     self.events.append(event)
         return self.events.pop(0)
