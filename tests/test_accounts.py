@@ -317,14 +317,13 @@ async def test_failed_logins_are_throttled_with_retry_after(api: Api) -> None:
 
 async def test_a_token_issued_before_a_restart_still_works(config: Config, nursery: trio.Nursery) -> None:
     first_config = with_config(config, jwt_secret=None)
-    first = await start_server(nursery, first_config)
-    api = Api(first)
-    account = await api.account()
-    first.stop.set()
-    with trio.fail_after(10):
-        while first.running.services.ready:
-            await trio.sleep(0.01)
-    await trio.sleep(0.5)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as first_run:  # left once serve() has returned: storage is closed
+            first = await start_server(first_run, first_config)
+            api = Api(first)
+            account = await api.account()
+            await api.http.aclose()
+            first.stop.set()
     secret_file = config.data_dir / "jwt_secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
     second = await start_server(nursery, first_config)

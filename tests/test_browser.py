@@ -402,6 +402,7 @@ def test_login_and_registration_errors_are_shown_in_words(
     def status_of_token() -> int:
         return int(carol.page.request.get(me_url, headers={"Authorization": f"Bearer {token}"}).status)
 
+    # The page's logout request runs in the browser and the server is another process: poll the server.
     deadline = time.monotonic() + 5
     while status_of_token() != 401 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -11,11 +11,14 @@ import jwt
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, connect_websocket_url
+from wsproto.events import Ping, TextMessage
 
+import actors.room
 import actors.session
 from actors.outbox import Outbox
-from actors.room import Room
+from storage.interface import Draft
 from tests.conftest import JWT_SECRET, Api, Connect, Server, start_server, with_config
+from tests.raw_websocket import TEXT, RawClient, client_frame
 from web.config import Config
 
 
@@ -29,17 +32,17 @@ async def _closed_code(peer: Any, timeout: float = 10) -> int:
 
 
 async def test_acked_message_is_in_history_after_a_restart(config: Config, nursery: trio.Nursery) -> None:
-    first = await start_server(nursery, config)
-    api = Api(first)
-    alice = await api.account()
-    peer = await Connect(first, nursery)(alice, join="lobby")
-    ack = await peer.command({"type": "group", "room_id": "lobby", "content": "durable"})
-    first.stop.set()
-    assert await _closed_code(peer) == 1001, "shutdown closes every session with 1001"
-    with trio.fail_after(10):
-        while not first.running.services.journal._flushed.is_set():
-            await trio.sleep(0.01)
-    await trio.sleep(0.3)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as first_run:  # left once serve() has returned: storage is closed
+            first = await start_server(first_run, config)
+            api = Api(first)
+            alice = await api.account()
+            peer = await Connect(first, nursery)(alice, join="lobby")
+            ack = await peer.command({"type": "group", "room_id": "lobby", "content": "durable"})
+            first.stop.set()
+            assert await _closed_code(peer) == 1001, "shutdown closes every session with 1001"
+            await first.running.services.journal.wait_flushed()
+            await api.http.aclose()
     second = await start_server(nursery, config)
     r = await Api(second).call("GET", "/api/v1/rooms/lobby/messages", token=alice.token)
     assert [(m["id"], m["content"]) for m in r.json()["messages"]] == [(ack["id"], "durable")]
@@ -200,14 +203,14 @@ async def test_a_failure_writing_one_session_closes_it_1011_and_the_writer_carri
 async def test_a_crashing_room_is_restarted_and_its_members_stay(
     api: Api, connect: Connect, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_post = Room._post
+    real_store_then_deliver = actors.room.store_then_deliver
 
-    async def buggy(self: Room, session: Any, content: str, *rest: Any) -> None:
-        if content == "boom":
+    async def buggy(log: Any, queue: Any, draft: Draft, *rest: Any, **kw: Any) -> None:
+        if draft.content == "boom":
             raise RuntimeError("injected room bug")
-        await real_post(self, session, content, *rest)
+        await real_store_then_deliver(log, queue, draft, *rest, **kw)
 
-    monkeypatch.setattr(Room, "_post", buggy)
+    monkeypatch.setattr(actors.room, "store_then_deliver", buggy)  # the step a room takes for every message
     alice, bob = await api.account(), await api.account()
     a = await connect(alice, join="lobby")
     b = await connect(bob, join="lobby")
@@ -276,6 +279,7 @@ async def test_a_client_that_sends_but_never_reads_is_dropped_after_its_1013(
         try:
             while True:
                 await stream.send_all(_client_frame({"type": "ping"}))
+                # A client's own pace, on the real clock that the server's idle timeout runs on.
                 await trio.sleep(0.1)
         except trio.BrokenResourceError:
             dropped.set()  # the server closed the connection
@@ -294,10 +298,18 @@ async def test_a_client_that_sends_but_never_reads_is_dropped_after_its_1013(
     await stream.aclose()
 
 
-async def test_a_client_that_answers_pings_stays_connected(api: Api, connect: Connect) -> None:
-    peer = await connect(await api.account())
-    await trio.sleep(1.5)  # longer than the idle timeout: only pongs flow meanwhile
-    assert (await peer.command({"type": "ping"}))["type"] == "pong"
+async def test_a_client_that_answers_pings_stays_connected(api: Api, server: Server) -> None:
+    """Only pongs flow, for twice the idle timeout: the pings keep coming and the session stays."""
+    client = await RawClient.open(server, await api.account())
+    started = trio.current_time()
+    for _ in range(round(2 * server.config.idle_timeout / server.config.ping_interval)):
+        ping = await client.next_event()
+        assert isinstance(ping, Ping), ping
+        await client.send(client.ws.send(ping.response()))
+    assert trio.current_time() - started > server.config.idle_timeout
+    await client.send(client_frame(TEXT, b'{"type": "ping", "ref": 1}'))
+    reply = await client.next_event()
+    assert isinstance(reply, TextMessage) and json.loads(reply.data) == {"type": "pong", "ref": 1}
 
 
 async def test_an_expired_token_closes_the_session_with_4401(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from typing import Any
 
@@ -12,17 +11,15 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from actors.handle import SessionHandle
-from actors.journal import BatchCommit
 from actors.messages import GetMembers, JoinRoom, LeaveRoom, PostGroup
-from actors.outbox import Outbox
 from actors.ref import ActorGone, ActorRef, Reply
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
-from storage.interface import Commit, Draft
 from tests.conftest import Account, Api, Connect, Server, start_server, with_config
+from tests.in_memory import HeldLog, Member
+from tests.supervision_log import SupervisionLog
 from web.config import Config
-from wire.shapes import RoomInfo, StoredMessage, User
+from wire.shapes import RoomInfo, User
 
 # --- creation: a rate per account and a quota per account ------------------
 
@@ -177,34 +174,29 @@ def _running(server: Server) -> set[str]:
     return {s.room_id for s in server.running.services.rooms.statistics()}
 
 
-async def _until_stopped(server: Server, room_id: str) -> None:
-    with trio.fail_after(5):
-        while room_id in _running(server):
-            await trio.sleep(0.02)
-
-
 async def test_a_room_nobody_is_in_stops_after_the_idle_time_and_a_later_join_finds_its_history(
-    config: Config, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+    config: Config, nursery: trio.Nursery
 ) -> None:
-    caplog.set_level(logging.INFO, logger="actors.supervision")
+    # That a member keeps a room running however long is shown on the mock clock below.
     server = await start_server(nursery, with_config(config, room_idle_seconds=0.3))
     api, connect = Api(server), Connect(server, nursery)
     alice, bob = await api.account(), await api.account()
     room_id = (await api.call("POST", "/api/v1/rooms", token=alice.token, json={"name": "quiet"})).json()[
         "room"
     ]["room_id"]
-    a = await connect(alice, join=room_id)
-    kept = await a.command({"type": "group", "room_id": room_id, "content": "kept"})
-    await trio.sleep(0.6)
-    assert room_id in _running(server), "a room with a member keeps running"
-    await a.command({"type": "leave", "room_id": room_id})
-    left = trio.current_time()
-    await _until_stopped(server, room_id)
-    assert trio.current_time() - left >= 0.3
-    mine = [r for r in caplog.records if getattr(r, "actor", None) == f"room:{room_id}"]
-    stopped = [r for r in mine if getattr(r, "event", None) == "stopped"]
-    assert len(stopped) == 1 and "idle" in stopped[0].reason  # type: ignore[attr-defined]
-    await _until_stopped(server, "lobby")  # configured rooms stop too
+    with SupervisionLog.attached() as supervision:
+        a = await connect(alice, join=room_id)
+        kept = await a.command({"type": "group", "room_id": room_id, "content": "kept"})
+        await a.command({"type": "leave", "room_id": room_id})
+        left = trio.current_time()
+        with trio.fail_after(5):
+            stopped = await supervision.wait_for("stopped", f"room:{room_id}")
+        assert trio.current_time() - left >= 0.3
+        assert "idle" in stopped.reason  # type: ignore[attr-defined]
+        assert room_id not in _running(server)
+        with trio.fail_after(5):
+            await supervision.wait_for("stopped", "room:lobby")  # configured rooms stop too
+        assert supervision.events(f"room:{room_id}") == ["started", "stopped"]
     metrics = (await api.call("GET", "/metrics")).text.splitlines()
     assert [float(x.split()[1]) for x in metrics if x.startswith("chat_rooms_running ")] == [0]
 
@@ -221,9 +213,8 @@ async def test_a_room_nobody_is_in_stops_after_the_idle_time_and_a_later_join_fi
 
 
 async def test_a_join_that_meets_the_room_as_it_stops_is_carried_out_by_the_room_started_again(
-    config: Config, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    config: Config, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger="actors.supervision")
     server = await start_server(nursery, with_config(config, room_idle_seconds=0.2))
     api = Api(server)
     alice = await api.account()
@@ -232,22 +223,22 @@ async def test_a_join_that_meets_the_room_as_it_stops_is_carried_out_by_the_room
     ]["room_id"]
     real_resolve = RoomSupervisor.resolve
     stale: list[ActorRef[Any]] = []
+    with SupervisionLog.attached() as supervision:
 
-    async def resolve_then_lose_the_race(self: RoomSupervisor, wanted: str) -> ActorRef[Any] | None:
-        ref = await real_resolve(self, wanted)
-        if ref is not None and not stale:
-            stale.append(ref)  # the session holds the ref while the room stops under it
-            while self.get(wanted) is ref:
-                await trio.sleep(0.02)
-        return ref
+        async def resolve_then_lose_the_race(self: RoomSupervisor, wanted: str) -> ActorRef[Any] | None:
+            ref = await real_resolve(self, wanted)
+            if ref is not None and not stale:
+                stale.append(ref)  # the session holds the ref while the room stops under it
+                with trio.fail_after(5):
+                    await supervision.wait_for("stopped", f"room:{wanted}")
+            return ref
 
-    monkeypatch.setattr(RoomSupervisor, "resolve", resolve_then_lose_the_race)
-    peer = await Connect(server, nursery)(alice)
-    reply = await peer.command({"type": "join", "room_id": room_id})
-    assert reply["type"] == "joined" and reply["users"] == [alice.user]
-    assert server.running.services.rooms.get(room_id) not in (None, stale[0])
-    events = [r.event for r in caplog.records if getattr(r, "actor", None) == f"room:{room_id}"]  # type: ignore[attr-defined]
-    assert events == ["started", "stopped", "started"]
+        monkeypatch.setattr(RoomSupervisor, "resolve", resolve_then_lose_the_race)
+        peer = await Connect(server, nursery)(alice)
+        reply = await peer.command({"type": "join", "room_id": room_id})
+        assert reply["type"] == "joined" and reply["users"] == [alice.user]
+        assert server.running.services.rooms.get(room_id) not in (None, stale[0])
+        assert supervision.events(f"room:{room_id}") == ["started", "stopped", "started"]
     ack = await peer.command({"type": "group", "room_id": room_id, "content": "still a member"})
     assert ack["type"] == "ack"
     assert (await peer.expect("group"))["content"] == "still a member"
@@ -261,9 +252,12 @@ async def test_the_online_list_of_a_room_that_stops_under_the_request_is_still_a
     server = await start_server(nursery, with_config(config, room_idle_seconds=0.2))
     api = Api(server)
     alice = await api.account()
-    ref = await server.running.services.rooms.resolve("lobby")
-    assert ref is not None
-    await _until_stopped(server, "lobby")
+    with SupervisionLog.attached() as supervision:
+        since = supervision.mark()
+        ref = await server.running.services.rooms.resolve("lobby")
+        assert ref is not None
+        with trio.fail_after(5):
+            await supervision.wait_for("stopped", "room:lobby", after=since)
     real_get = RoomSupervisor.get
     handed: list[str] = []
 
@@ -284,64 +278,11 @@ async def test_the_online_list_of_a_room_that_stops_under_the_request_is_still_a
 # --- the same, on Trio's mock clock: when exactly a room stops ---------------
 
 
-class _HeldLog:
-    """A message log whose commits settle only when the test says so."""
-
-    def __init__(self) -> None:
-        self.commits: list[BatchCommit] = []
-
-    async def append(self, draft: Draft) -> tuple[StoredMessage, Commit]:
-        commit = BatchCommit()
-        self.commits.append(commit)
-        stored = StoredMessage(len(self.commits), 0, draft.kind, draft.sender, draft.content, draft.room_id)
-        return stored, commit
-
-
-class _RecordingSocket:
-    """A client socket that takes every write at once and keeps the bytes."""
-
-    def __init__(self) -> None:
-        self.written = bytearray()
-
-    def write_now(self, data: bytes) -> int:
-        self.written += data
-        return len(data)
-
-
-class _Member:
-    """A session's handle and outbox, flushed as soon as a frame is queued."""
-
-    def __init__(self, name: str) -> None:
-        self.socket = _RecordingSocket()
-        outbox = Outbox(
-            f"session:{name}:1",
-            self.socket,  # type: ignore[arg-type]
-            64,
-            schedule=lambda box: box.flush() and None,
-            on_overflow=lambda code, reason: None,
-            on_gone=lambda: None,
-        )
-        self.handle = SessionHandle(f"session:{name}:1", User(name, name), outbox, lambda c, r: None)
-
-    def frames(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        wires = self.socket.written
-        while wires:
-            size, start = wires[1], 2
-            if size == 126:
-                size, start = int.from_bytes(wires[2:4], "big"), 4
-            elif size == 127:
-                size, start = int.from_bytes(wires[2:10], "big"), 10
-            out.append(json.loads(wires[start : start + size]))
-            del wires[: start + size]
-        return out
-
-
 async def _lookup(room_id: str) -> RoomInfo | None:
     return RoomInfo(room_id, room_id.title(), 0) if room_id == "r" else None
 
 
-async def _rooms(nursery: trio.Nursery, log: _HeldLog) -> RoomSupervisor:
+async def _rooms(nursery: trio.Nursery, log: HeldLog) -> RoomSupervisor:
     supervisor = RoomSupervisor(
         log, _lookup, RestartIntensity(3, 10), mailbox_capacity=8, delivery_capacity=8, idle_seconds=300
     )
@@ -353,10 +294,10 @@ async def test_an_empty_room_stops_exactly_idle_seconds_after_its_last_member_le
 ) -> None:
     caplog.set_level(logging.INFO, logger="actors.supervision")
     async with trio.open_nursery() as nursery:
-        rooms = await _rooms(nursery, _HeldLog())
+        rooms = await _rooms(nursery, HeldLog())
         ref = await rooms.resolve("r")
         assert ref is not None
-        alice = _Member("alice")
+        alice = Member("alice")
         ref.tell_nowait(JoinRoom(alice.handle))
         await trio.sleep(10_000)
         assert rooms.get("r") is ref, "a member keeps the room running, however long"
@@ -382,12 +323,12 @@ async def test_an_empty_room_stops_exactly_idle_seconds_after_its_last_member_le
 async def test_a_room_whose_last_ack_waits_for_its_commit_stops_only_once_the_ack_is_delivered(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    log = _HeldLog()
+    log = HeldLog()
     async with trio.open_nursery() as nursery:
         rooms = await _rooms(nursery, log)
         ref = await rooms.resolve("r")
         assert ref is not None
-        alice = _Member("alice")
+        alice = Member("alice")
         ref.tell_nowait(JoinRoom(alice.handle))
         ref.tell_nowait(PostGroup(alice.handle, "in flight", "p1"))
         ref.tell_nowait(LeaveRoom(alice.handle))
@@ -408,7 +349,7 @@ async def test_a_message_told_to_a_ref_from_the_table_is_never_lost_to_a_room_th
 ) -> None:
     caplog.set_level(logging.INFO, logger="actors.supervision")
     async with trio.open_nursery() as nursery:
-        rooms = await _rooms(nursery, _HeldLog())
+        rooms = await _rooms(nursery, HeldLog())
         told: list[Reply[list[User]]] = []
         for _ in range(20):
             await rooms.resolve("r")

@@ -12,7 +12,7 @@ from actors.ref import ActorRef, AskTimeout, MailboxFull, Reply, open_mailbox
 from actors.supervisor import RestartIntensity, Supervisor, SupervisorGaveUp
 
 
-async def test_a_mailbox_never_grows_past_its_bound() -> None:
+async def test_a_mailbox_never_grows_past_its_bound(autojump_clock: trio.testing.MockClock) -> None:
     ref, mailbox = open_mailbox("test", 3)
     for i in range(3):
         ref.tell_nowait(i)

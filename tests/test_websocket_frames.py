@@ -1,7 +1,7 @@
 """RFC 6455 on the chat socket: what the server's own frame reader accepts, answers and refuses.
 
 The server reads WebSocket frames itself after the handshake
-(:mod:`web.ws_transport`). These tests drive it with hand-built frames over
+(:mod:`transport.websocket`). These tests drive it with hand-built frames over
 a real socket; the server's frames are parsed by wsproto, an independent
 implementation, so a malformed frame from the server fails them too.
 """
@@ -10,88 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 from typing import Any
 
 import pytest
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Pong, RejectConnection, Request, TextMessage
+from wsproto.events import Pong, TextMessage
 
-from tests.conftest import Account, Api, Server, start_server, with_config
+from tests.conftest import Api, Server, start_server, with_config
+from tests.raw_websocket import BINARY, CLOSE, CONTINUATION, PING, TEXT, RawClient, client_frame
+from tests.supervision_log import SupervisionLog
 from web.config import Config
 from wire.frames import Close, FrameReader, Ping, ProtocolError
-
-TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
-
-
-def client_frame(
-    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0
-) -> bytes:
-    """A client frame built byte by byte, independently of the server's code."""
-    head = bytearray([(0x80 if fin else 0) | rsv | opcode])
-    mask_bit = 0x80 if masked else 0
-    n = len(payload)
-    if n < 126:
-        head.append(mask_bit | n)
-    elif n < 1 << 16:
-        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
-    if not masked:
-        return bytes(head) + payload
-    key = os.urandom(4)
-    return bytes(head) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-class RawClient:
-    """A WebSocket client that sends whatever bytes a test gives it and parses the server with wsproto."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.ws = WSConnection(ConnectionType.CLIENT)
-        self.pending: list[Any] = []
-
-    @classmethod
-    async def open(cls, server: Server, account: Account, *, receive_buffer: int | None = None) -> RawClient:
-        """Connect and upgrade; ``receive_buffer`` fixes the socket's receive buffer (no autotuning)."""
-        sock = trio.socket.socket()
-        if receive_buffer is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        await sock.connect(("127.0.0.1", server.running.port))
-        client = cls(trio.SocketStream(sock))
-        await client.stream.send_all(
-            client.ws.send(Request(host="127.0.0.1", target=f"/ws?token={account.token}"))
-        )
-        event = await client.next_event()
-        assert isinstance(event, AcceptConnection), event
-        return client
-
-    async def send(self, data: bytes) -> None:
-        await self.stream.send_all(data)
-
-    async def next_event(self) -> Any:
-        with trio.fail_after(5):
-            while not self.pending:
-                data = await self.stream.receive_some(65536)
-                assert data, "the server closed the connection without a close frame"
-                self.ws.receive_data(data)
-                self.pending.extend(self.ws.events())
-        event = self.pending.pop(0)
-        assert not isinstance(event, RejectConnection), event
-        return event
-
-    async def expect_close(self) -> CloseConnection:
-        """The server's close frame, then the end of the connection."""
-        event = await self.next_event()
-        while isinstance(event, TextMessage):  # messages sent before the close may still be in flight
-            event = await self.next_event()
-        assert isinstance(event, CloseConnection), event
-        with trio.fail_after(5):
-            while await self.stream.receive_some(65536):
-                pass
-        return event
 
 
 @pytest.fixture
@@ -358,24 +287,26 @@ async def test_a_client_that_pings_but_never_reads_is_dropped_once_its_outbox_ov
     api = Api(server)
     try:
         account = await api.account()
-        raw = await RawClient.open(server, account, receive_buffer=4096)
-        ping = client_frame(PING, b"p" * 125)
+        with SupervisionLog.attached() as supervision:
+            raw = await RawClient.open(server, account, receive_buffer=4096)
+            ping = client_frame(PING, b"p" * 125)
 
-        async def flood() -> None:
-            # One ping at a time, each read and answered before the next is sent,
-            # until the pongs fill the socket.
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                for _ in range(10_000):  # 1.3 MB of pongs: more than the socket buffers take
-                    await raw.send(ping)
-                    await trio.testing.wait_all_tasks_blocked()
+            async def flood() -> None:
+                # One ping at a time, each read and answered before the next is sent,
+                # until the pongs fill the socket.
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    for _ in range(10_000):  # 1.3 MB of pongs: more than the socket buffers take
+                        await raw.send(ping)
+                        await trio.testing.wait_all_tasks_blocked()
 
-        nursery.start_soon(flood)
-        with trio.fail_after(20):
-            while True:
-                online = (await api.call("GET", "/api/v1/online", token=account.token)).json()["users"]
-                if account.user_id not in {u["user_id"] for u in online}:
-                    break
-                await trio.sleep(0.1)
+            nursery.start_soon(flood)
+            with trio.fail_after(20):
+                ended = await supervision.wait_for(
+                    "stopped", lambda a: a.startswith(f"session:{account.user_id}:")
+                )
+        assert "1013" in ended.reason  # type: ignore[attr-defined]
+        online = (await api.call("GET", "/api/v1/online", token=account.token)).json()["users"]
+        assert account.user_id not in {u["user_id"] for u in online}
     finally:
         await api.http.aclose()
 
