@@ -106,3 +106,37 @@ def test_check_keeps_a_consistent_roster_as_it_was() -> None:
     assert state.online() == [phone.user, bob.user] and len(state.members) == 3
     assert state.leave(phone.session_id) is Left.ANOTHER_SESSION_REMAINS
     assert state.leave(laptop.session_id) is Left.LAST
+
+
+def test_a_recovering_session_is_a_member_and_online_but_receives_nothing_live_yet() -> None:
+    state, alice = _room(), Member("alice")
+    assert state.join(alice.handle, recovering=True) is Joined.FIRST
+    assert state.is_member(alice.session_id) and state.occupied
+    assert state.online() == [alice.user]
+    assert alice.session_id not in state.members  # fan-out skips it until its reply is out
+    assert state.join(alice.handle) is Joined.AGAIN
+
+
+def test_going_live_moves_a_recovering_session_to_the_members() -> None:
+    state, alice = _room(), Member("alice")
+    state.join(alice.handle, recovering=True)
+    assert state.go_live(alice.session_id) is True
+    assert list(state.members) == [alice.session_id] and not state.recovering
+    assert state.go_live(alice.session_id) is False  # once
+
+
+def test_a_recovering_session_that_leaves_does_not_go_live_afterwards() -> None:
+    state, alice = _room(), Member("alice")
+    state.join(alice.handle, recovering=True)
+    assert state.leave(alice.session_id) is Left.LAST
+    assert state.go_live(alice.session_id) is False
+    assert not state.occupied and state.online() == []
+
+
+def test_check_after_a_crash_counts_recovering_sessions_too() -> None:
+    state, phone, laptop = _room(), Member("alice", 1), Member("alice", 2)
+    state.join(phone.handle)
+    state.join(laptop.handle, recovering=True)
+    state.check()
+    assert state.leave(phone.session_id) is Left.ANOTHER_SESSION_REMAINS
+    assert state.leave(laptop.session_id) is Left.LAST
