@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Set up a virtual environment (first run only) and run the whole test suite:
 # the Trio tests on SQLite, the browser test, then the storage-backed tests
-# again on MariaDB. They run as separate processes: Tortoise caches
-# dialect-specific SQL on the model classes, so one process cannot talk to
-# both databases, and Playwright's asyncio loop must not share a process with
-# the Trio tests.
+# again on MariaDB and on PostgreSQL. They run as separate processes: Tortoise
+# caches dialect-specific SQL on the model classes, so one process cannot talk
+# to two databases, and Playwright's asyncio loop must not share a process
+# with the Trio tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 echo "ruff and mypy --strict over actors/, storage/, web/, wire/, transport/"
 .venv/bin/ruff check actors storage web wire transport || exit 1
 .venv/bin/mypy || exit 1
-.venv/bin/python -m pytest -m "not mariadb and not browser" "$@"
+.venv/bin/python -m pytest -m "not mariadb and not postgres and not browser" "$@"
 sqlite_status=$?
 .venv/bin/python -m pytest -m browser "$@"
 browser_status=$?
@@ -20,5 +20,8 @@ browser_status=$?
 .venv/bin/python -m pytest -m mariadb "$@"
 mariadb_status=$?
 [ "$mariadb_status" -eq 5 ] && mariadb_status=0  # no test selected (filtered out by the caller's arguments)
+.venv/bin/python -m pytest -m postgres "$@"
+postgres_status=$?
+[ "$postgres_status" -eq 5 ] && postgres_status=0
 [ "$sqlite_status" -eq 5 ] && sqlite_status=0
-exit $(( sqlite_status || browser_status || mariadb_status ))
+exit $(( sqlite_status || browser_status || mariadb_status || postgres_status ))

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 
 from storage.bridge import AsyncioBridge, open_bridge
 from storage.credentials import Credentials
+from storage.dialects import NUL, parameter_marks, storable_text, stored_text
 from storage.models import MessageRow, RoomRow, UserRow
 from storage.private_files import private_directory, private_file, tighten
 from storage.usernames import login_key, login_keys, rekey_users
@@ -92,10 +93,10 @@ class Database:
     def __init__(self, bridge: AsyncioBridge, dialect: str) -> None:
         self._bridge = bridge
         self.dialect = dialect
-        mark = "%s" if dialect.startswith("mysql") else "?"
+        """Tortoise's name for the database: ``sqlite``, ``mysql`` or ``postgres``."""
         self._insert_messages = (
             f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
+            f"VALUES ({parameter_marks(dialect, len(_MESSAGE_COLUMNS))})"
         )
         self._user_cache: dict[str, User] = {}
         self.credentials = Credentials(bridge)
@@ -129,6 +130,8 @@ class Database:
     async def find_login(self, username: str) -> tuple[User, str] | None:
         """The user and password hash for a login name, or None (``storage.usernames.login_key``)."""
         keys = list(login_keys(username))
+        if not _findable(*keys):
+            return None
 
         async def query() -> list[UserRow]:
             return await UserRow.filter(username_key__in=keys)
@@ -143,6 +146,8 @@ class Database:
         cached = self._user_cache.get(user_id)
         if cached is not None:
             return cached
+        if not _findable(user_id):
+            return None
 
         async def query() -> UserRow | None:
             return await UserRow.filter(id=user_id).first()
@@ -199,6 +204,9 @@ class Database:
         return RoomInfo(row.id, row.name, row.created_at)
 
     async def get_room(self, room_id: str) -> RoomInfo | None:
+        if not _findable(room_id):
+            return None
+
         async def query() -> RoomRow | None:
             return await RoomRow.filter(id=room_id).first()
 
@@ -250,7 +258,7 @@ class Database:
                 m.sender.user_id,
                 m.sender.username,
                 m.target_id,
-                m.content,
+                storable_text(self.dialect, m.content),
                 m.timestamp,
             )
             for m in messages
@@ -291,16 +299,25 @@ class Database:
 
         rows = await self._bridge.call(query)
         rows.reverse()
-        return [_stored(r) for r in rows]
+        return [_stored(r, self.dialect) for r in rows]
 
 
-def _stored(row: MessageRow) -> StoredMessage:
+def _findable(*keys: str) -> bool:
+    """Whether a stored id or key could equal these: none holds U+0000 (ids are ours, names refuse it).
+
+    Asking would not merely find nothing: PostgreSQL refuses the character
+    in a parameter, and a login or a join would fail instead of being told no.
+    """
+    return not any(NUL in key for key in keys)
+
+
+def _stored(row: MessageRow, dialect: str) -> StoredMessage:
     return StoredMessage(
         id=row.id,
         timestamp=row.created_at,
         kind="group" if row.kind == "group" else "private",
         sender=User(row.sender_id, row.sender_name),
-        content=row.content,
+        content=stored_text(dialect, row.content),
         room_id=row.room_id,
         target_id=row.target_id,
     )

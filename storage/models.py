@@ -10,7 +10,7 @@ class UserRow(Model):
     id = fields.CharField(max_length=32, primary_key=True)
     username = fields.CharField(max_length=32)
     # storage.usernames.username_key (PRECIS UsernameCaseMapped): uniqueness is judged on
-    # this, identically on SQLite and MariaDB (whose default collations would otherwise disagree).
+    # this, identically on SQLite, MariaDB and PostgreSQL (MariaDB's default collation would otherwise disagree).
     username_key = fields.CharField(max_length=128, unique=True)
     password_hash = fields.CharField(max_length=255)
     created_at = fields.BigIntField()

@@ -32,6 +32,7 @@ from precis_i18n import get_profile
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 
+from storage.dialects import parameter_marks
 from storage.models import UserRow
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ async def rekey_users() -> Rekey:
     then counted as kept.
     """
     connection = Tortoise.get_connection("default")
-    mark = "%s" if connection.capabilities.dialect == "mysql" else "?"
+    mark = parameter_marks(connection.capabilities.dialect, 1)
     # Plain SQL: building Tortoise objects for every account cost more than the keys themselves.
     scan = f"SELECT {', '.join(_COLUMNS)} FROM users WHERE id > {mark} ORDER BY id LIMIT {_PAGE}"
     changed: list[StoredName] = []

@@ -1,9 +1,9 @@
 """Fixtures: a real server on port 0 over a real database, and clients that speak the contract.
 
-``server`` builds on ``db_url`` (a fresh SQLite file, or a fresh MariaDB
-database when the backend is ``mariadb``); clients build on ``server``. The
-MariaDB variant skips when the service does not answer, except under CI
-(``CI=true``), where its absence fails the run.
+``server`` builds on ``db_url`` (a fresh SQLite file, or a fresh MariaDB or
+PostgreSQL database when the backend is ``mariadb`` or ``postgres``); clients
+build on ``server``. The server variants skip when their service does not
+answer, except under CI (``CI=true``), where its absence fails the run.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from web.server import Running, serve
 
 JWT_SECRET = "test-secret-" + "x" * 40
 MARIADB = "mysql://root:@127.0.0.1:3306/{db}"
+POSTGRES = "postgres://postgres@127.0.0.1:5432/{db}"
 
 
 def _mariadb(sql: str) -> bool:
@@ -51,13 +52,43 @@ def require_mariadb() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def _postgres(sql: str) -> bool:
+    client = shutil.which("psql")
+    if client is None:
+        return False
+    command = [client, "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-w", "-v", "ON_ERROR_STOP=1"]
+    result = subprocess.run([*command, "-c", sql], capture_output=True, timeout=20)
+    return result.returncode == 0
+
+
+def require_postgres() -> None:
+    if _postgres("SELECT 1"):
+        return
+    reason = "PostgreSQL is not answering at 127.0.0.1:5432 as user postgres, or psql is missing (start it: pg_ctlcluster --skip-systemctl-redirect 15 main start)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path}/chat.sqlite3"
         return
-    require_mariadb()
     name = f"chat_test_{secrets.token_hex(4)}"
+    if request.param == "postgres":
+        require_postgres()
+        assert _postgres(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+        yield POSTGRES.format(db=name)
+        _postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return
+    require_mariadb()
     assert _mariadb(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
     yield MARIADB.format(db=name)
     _mariadb(f"DROP DATABASE IF EXISTS {name}")
@@ -208,8 +239,8 @@ def with_config(config: Config, **changes: Any) -> Config:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The browser test drives Playwright, whose asyncio loop must not share a
-    # process with the Trio tests: scripts/test.sh runs it separately.
+    # The browser tests drive Playwright, whose asyncio loop must not share a
+    # process with the Trio tests: scripts/test.sh runs them separately.
     for item in items:
-        if item.path.name == "test_browser.py":
+        if item.path.name.startswith("test_browser"):
             item.add_marker(pytest.mark.browser)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import trio
 
+from storage.database import describe_db_url
 from tests.conftest import start_server
 from web.config import Config, ConfigError, load_config
 
@@ -58,15 +59,21 @@ def test_an_invalid_setting_stops_start_up_with_one_line_and_status_2(
         ("CHAT_JWT_SECRET", "hunter2-is-too-short", "auth.jwt_secret (from CHAT_JWT_SECRET)", "20 bytes"),
         (
             "CHAT_DB_URL",
-            "postgres://chat:hunter2@db.example:5432/chat",
+            "postgresql+asyncpg://chat:hunter2@db.example:5432/chat",
             "storage.db_url (from CHAT_DB_URL)",
-            "postgres://chat:***@db.example:5432/chat",
+            "postgresql+asyncpg://chat:***@db.example:5432/chat",
         ),
         (
             "CHAT_DB_URL",
             "mysql//chat:hun/ter@2@db.example/chat?password=hunter2",
             "storage.db_url (from CHAT_DB_URL)",
             "mysql//chat:***@db.example/chat?password=***",
+        ),
+        (
+            "CHAT_DB_URL",
+            "postgres://chat:hunter2@db.example:5432",
+            "storage.db_url (from CHAT_DB_URL)",
+            "postgres://chat:***@db.example:5432",
         ),
     ],
 )
@@ -91,6 +98,33 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml", {})
 
 
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("postgres://chat:hunter2@db.example:5432/chat", "postgres://db.example:5432/chat"),
+        ("postgresql://chat@db.example/chat?ssl=true", "postgresql://db.example/chat"),
+        ("mysql://root:hunter2@127.0.0.1:3306/test", "mysql://127.0.0.1:3306/test"),
+    ],
+)
+def test_a_database_server_url_naming_its_database_is_accepted_and_logged_without_credentials(
+    url: str, logged: str
+) -> None:
+    assert load_config(None, {"CHAT_DB_URL": url}).db_url == url
+    assert describe_db_url(url) == logged
+
+
+async def _until_healthy(http: httpx.AsyncClient) -> None:
+    """Poll ``/healthz`` until it answers 200: the server is another process, with no event to wait on."""
+    with trio.fail_after(30):
+        while True:
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await trio.sleep(0.1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,14 +142,7 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(tmp_path: Path) -> 
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            with trio.fail_after(30):
-                while True:
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await trio.sleep(0.1)
+            await _until_healthy(http)
             creds = {"username": "operator", "password": "long enough"}
             await http.post("/api/v1/register", json=creds)
             token = (await http.post("/api/v1/login", json=creds)).json()["token"]
@@ -160,14 +187,7 @@ async def test_debug_logging_never_writes_credentials_or_messages(tmp_path: Path
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            with trio.fail_after(30):
-                while True:
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await trio.sleep(0.1)
+            await _until_healthy(http)
             creds = {"username": "debugger", "password": password}
             assert (await http.post("/api/v1/register", json=creds)).status_code == 201
             token = (await http.post("/api/v1/login", json=creds)).json()["token"]
@@ -277,7 +297,7 @@ class LoadedMember:
                 async with self.sending:
                     if self.close_code is None:
                         await self.stream.send_all(post)
-                await trio.sleep(0.005)
+                await trio.sleep(0.005)  # the load's pace: the server is another process
 
 
 async def test_sigterm_under_write_load_gives_every_session_1001(tmp_path: Path) -> None:
@@ -293,14 +313,7 @@ async def test_sigterm_under_write_load_gives_every_session_1001(tmp_path: Path)
     proc = subprocess.Popen(COMMAND, env=env, stderr=subprocess.DEVNULL)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            with trio.fail_after(30):
-                while True:
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await trio.sleep(0.1)
+            await _until_healthy(http)
             tokens = []
             for n in range(30):
                 creds = {"username": f"member{n}", "password": "long enough"}

@@ -131,13 +131,29 @@ def _text(value: Any) -> str:
 _text.expected = "a non-empty string"  # type: ignore[attr-defined]
 
 
+_SERVER_SCHEMES = ("mysql://", "postgres://", "postgresql://")
+
+
 def _db_url(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith(("sqlite://", "mysql://")):
+    """A SQLite path, or a database server's URL naming its database (Tortoise's schemes).
+
+    The database is required: without it MariaDB has nowhere to create the
+    tables, and PostgreSQL would quietly use the one named after the user.
+    The host part is what follows the last ``@``, as in :func:`_without_password`.
+    """
+    if not isinstance(value, str) or not value.startswith(("sqlite://", *_SERVER_SCHEMES)):
         raise ValueError
+    if value.startswith(_SERVER_SCHEMES):
+        database = value.partition("://")[2].rpartition("@")[2].partition("/")[2]
+        if not re.split(r"[?#]", database, maxsplit=1)[0]:
+            raise ValueError
     return value
 
 
-_db_url.expected = "a URL starting with sqlite:// or mysql://"  # type: ignore[attr-defined]
+_db_url.expected = (  # type: ignore[attr-defined]
+    "a URL starting with sqlite://, mysql:// or postgres:// (postgresql://); "
+    "a server's URL names the database, as in postgres://user:pass@host:5432/db"
+)
 
 
 def _without_password(value: Any) -> str:
@@ -366,6 +382,11 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     defaults = Config()
     if "db_url" not in values:
         values["db_url"] = f"sqlite://{values.get('data_dir', defaults.data_dir)}/chat.sqlite3"
+    if values.get("redis_url") and str(values.get("db_url", "sqlite")).startswith("sqlite"):
+        raise ConfigError(
+            "config error: cluster.redis_url: the cluster mode needs a database every process can reach "
+            "(mysql:// or postgres:// in storage.db_url); SQLite is a file one process owns"
+        )
     if values.get("ws_byte_burst", defaults.ws_byte_burst) < values.get("max_frame", defaults.max_frame):
         raise ConfigError(
             "config error: rate_limit.ws_byte_burst: expected at least limits.max_frame_bytes, "
