@@ -5,7 +5,7 @@
 // This module knows the socket and nothing of the page: it reports to the
 // handlers given to startConnection:
 //   status(kind, text)       the line beside the title: connecting, online, reconnecting
-//   opened()                 the link is up (again): time to (re)join rooms
+//   opened()                 the link is up (again): time to (re)join rooms and catch up
 //   frame(frame, command)    a frame arrived; `command` is what we sent with its ref, if any
 //   dropped(unanswered)      the link is down; the commands that will never be answered
 //   expired(reason)          the token is no longer accepted: the session is over
@@ -15,35 +15,56 @@ import { CLOSE_TEXT, ERROR_TEXT } from "./error-text.js";
 import { state } from "./state.js";
 
 const PING_MS = 25000;
+const PONG_WAIT_MS = 10000; // no frame this long after our ping: the link is dead
 const RECONNECT_BASE_MS = 500;
 const RECONNECT_CAP_MS = 30000;
+// A link that stays up this long resets the backoff; one that drops sooner (a server
+// that accepts and closes at once) keeps backing off instead of hammering it.
+const STABLE_MS = 10000;
+const NO_ANSWER = 4000; // our own close code for a link we gave up on
 
 let handlers = null;
 let socket = null;
+let socketToken = null; // the token the socket was opened with, or last handed over on it
 let open = false;
 let stopped = false; // logged out: a close is expected, not a drop
+let session = 0; // counts startConnection calls, so that a stale await does nothing
 let reconnectAttempt = 0;
 let reconnectTimer = null;
+let reconnectAt = 0; // when the scheduled attempt fires (ms since the epoch)
+let countdownTimer = null;
+let stableTimer = null;
 let dropReason = null; // why the link first dropped, kept while retries fail
 let pingTimer = null;
+let pongTimer = null;
+let lastHeard = 0;
 let nextRef = 1;
 const pending = new Map(); // ref -> {what, ...what the sender wants back with the reply}
 
 export function startConnection(events) {
   handlers = events;
   stopped = false;
+  session += 1;
+  reconnectAttempt = 0;
+  dropReason = null;
   connect();
 }
 
 // Logging out: close the link on purpose, and never come back.
 export function stopConnection() {
   stopped = true;
-  clearInterval(pingTimer);
-  clearTimeout(reconnectTimer);
+  session += 1;
+  clearTimers();
   if (socket) socket.close(1000, "logout");
   socket = null;
   open = false;
   pending.clear();
+}
+
+// "Retry now", or the browser saying it is online again: skip the wait.
+export function retryNow() {
+  if (stopped || !handlers || socket) return;
+  connect();
 }
 
 // Sends a command; returns its ref, or null when there is no connection. `what`
@@ -58,79 +79,136 @@ export function send(command, what, extra) {
   return ref;
 }
 
+// The session's token was renewed: the open socket takes it over, so that the
+// server does not close it when the old one expires. A socket still connecting
+// with the old token gets it as soon as it opens.
+export function handOverToken() {
+  if (!socket || !open || socketToken === state.token || !state.token) return;
+  socketToken = state.token;
+  send({ type: "refresh", token: state.token }, "Renewing the session", { renewal: true });
+}
+
+// The server refused the renewed token on the socket: open a new link with it
+// (a token that is really gone ends the session on the way, through /me).
+export function reconnectWithToken() {
+  if (!socket) return;
+  linkLost(socket, NO_ANSWER, "The session was renewed");
+}
+
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return scheme + "://" + location.host + "/ws?token=" + encodeURIComponent(state.token);
 }
 
+function clearTimers() {
+  clearInterval(pingTimer);
+  clearTimeout(pongTimer);
+  clearTimeout(reconnectTimer);
+  clearInterval(countdownTimer);
+  clearTimeout(stableTimer);
+  reconnectTimer = null;
+}
+
 function connect() {
   clearTimeout(reconnectTimer);
+  clearInterval(countdownTimer);
+  reconnectTimer = null;
   if (!state.token) return;
   handlers.status("connecting", "Connecting…");
   const ws = new WebSocket(socketUrl());
   socket = ws;
+  socketToken = state.token;
   ws.addEventListener("open", () => onSocketOpen(ws));
   ws.addEventListener("message", (event) => onSocketMessage(ws, event));
-  ws.addEventListener("close", (event) => onSocketClose(ws, event));
+  ws.addEventListener("close", (event) => linkLost(ws, event.code));
 }
 
 function onSocketOpen(ws) {
   if (ws !== socket) return;
   open = true;
-  reconnectAttempt = 0;
-  dropReason = null;
+  lastHeard = Date.now();
+  clearTimeout(stableTimer);
+  stableTimer = setTimeout(() => {
+    reconnectAttempt = 0;
+  }, STABLE_MS);
   handlers.status("online", "Connected");
+  handOverToken();
   handlers.opened();
   clearInterval(pingTimer);
-  // Our own traffic keeps the idle timeout away and notices a dead link sooner.
-  pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
+  // Our own traffic keeps the idle timeout away, and the missing answer to it tells
+  // a dead link (a laptop that slept, a network that changed) from a quiet one.
+  pingTimer = setInterval(() => ping(ws), PING_MS);
 }
 
-async function onSocketClose(ws, event) {
+function ping(ws) {
+  const sentAt = Date.now();
+  send({ type: "ping" });
+  clearTimeout(pongTimer);
+  pongTimer = setTimeout(() => {
+    if (ws === socket && lastHeard < sentAt) linkLost(ws, NO_ANSWER);
+  }, PONG_WAIT_MS);
+}
+
+// The socket closed, or we gave up on it (then it is closed here and its own close
+// event, whenever it comes, finds another socket in place and does nothing).
+async function linkLost(ws, code, reason) {
   if (ws !== socket) return;
+  const wasOpen = open;
   socket = null;
   open = false;
   clearInterval(pingTimer);
+  clearTimeout(pongTimer);
+  clearTimeout(stableTimer);
+  if (code === NO_ANSWER) ws.close(1000, "no answer");
   const unanswered = [...pending.values()];
   pending.clear();
   handlers.dropped(unanswered);
   if (stopped) return;
-  if (event.code === 4401) {
+  if (code === 4401) {
     handlers.expired(ERROR_TEXT.unauthorized);
     return;
   }
+  const current = session;
   // A refused handshake (bad token) looks like 1006 to a browser: ask /me to tell a
   // dead token from a dead server before retrying forever.
-  if (event.code === 1006 && !(await tokenStillValid())) {
-    handlers.expired(ERROR_TEXT.unauthorized);
+  if (code === 1006 && !(await tokenStillValid())) {
+    if (current === session) handlers.expired(ERROR_TEXT.unauthorized);
     return;
   }
-  // Failed retries close with 1006; the first close says why we dropped (1001: the
-  // server restarts, 1013: we were too slow), and that stays the useful message.
-  if (reconnectAttempt === 0 || !dropReason) {
-    dropReason = CLOSE_TEXT[event.code] || "Connection lost";
-  }
-  scheduleReconnect(dropReason);
+  if (current !== session || socket) return; // logged out, or reconnected meanwhile
+  // Failed retries close with 1006; the close of an open link says why we dropped
+  // (1001: the server restarts, 1013: we were too slow), and that stays the message.
+  if (wasOpen || !dropReason) dropReason = reason || CLOSE_TEXT[code] || "Connection lost";
+  scheduleReconnect();
 }
 
 // Exponential backoff with "equal jitter": half the delay is fixed, half random, so
 // many clients dropped by one restart do not all come back in the same instant.
+// The ceiling doubles from 0.5 s up to 30 s.
 function reconnectDelay(attempt) {
-  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** attempt);
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 16));
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-function scheduleReconnect(reason) {
+function scheduleReconnect() {
   if (!state.token) return;
   const delay = reconnectDelay(reconnectAttempt);
   reconnectAttempt += 1;
-  const seconds = Math.max(1, Math.round(delay / 1000));
-  handlers.status("reconnecting", reason + ": reconnecting in " + seconds + " s…");
+  reconnectAt = Date.now() + delay;
   reconnectTimer = setTimeout(connect, delay);
+  showCountdown();
+  clearInterval(countdownTimer);
+  countdownTimer = setInterval(showCountdown, 1000);
+}
+
+function showCountdown() {
+  const seconds = Math.max(1, Math.ceil((reconnectAt - Date.now()) / 1000));
+  handlers.status("reconnecting", "Offline. " + dropReason + ", reconnecting in " + seconds + " s…");
 }
 
 function onSocketMessage(ws, event) {
   if (ws !== socket) return;
+  lastHeard = Date.now();
   let frame;
   try {
     frame = JSON.parse(event.data);

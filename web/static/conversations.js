@@ -11,6 +11,7 @@ import {
   activeConversation,
   addConversation,
   countUnread,
+  nameOf,
   recordHistoryPage,
   recordMessage,
   rememberUser,
@@ -103,4 +104,23 @@ export function addMessage(conv, message, live) {
     countUnread(conv);
     renderTabs();
   }
+}
+
+// A private message, pushed live or caught up after a reconnect, may be ours (sent
+// from this or another tab) or someone's to us: the conversation partner is
+// whichever of sender and target is not me. `open`: a message for a conversation
+// that has no tab opens one (with its newest history page), as a live one does.
+export function showPrivateMessage(message, open) {
+  if (!message.sender || !state.me) return;
+  rememberUser(message.sender);
+  const mine = message.sender.user_id === state.me.user_id;
+  const partnerId = mine ? message.target_id : message.sender.user_id;
+  const key = "user:" + partnerId;
+  let conv = state.conversations.get(key);
+  if (!conv) {
+    if (!open) return;
+    conv = openConversation(key, "private", partnerId, nameOf(partnerId));
+    loadHistory(conv, null);
+  }
+  addMessage(conv, message, true);
 }

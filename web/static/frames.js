@@ -4,20 +4,24 @@
 
 import { showError } from "./banner.js";
 import { restoreDraft } from "./composer.js";
-import { send } from "./connection.js";
-import { addMessage, loadHistory, openConversation } from "./conversations.js";
+import { reconnectWithToken, send } from "./connection.js";
+import { addMessage, showPrivateMessage } from "./conversations.js";
 import { describeError } from "./error-text.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
+import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
 import { refreshRooms, scheduleRefresh } from "./rooms.js";
-import { nameOf, rememberUser, setConnected, state, unwantRoom } from "./state.js";
+import { nameOf, notePrivateLive, rememberUser, setConnected, state, unwantRoom } from "./state.js";
 
-// Up (again): be back in every room we want to be in, and ask who is online.
+// Up (again): be back in every room we want to be in, each with what it missed,
+// catch up on private messages, and ask who is online.
 export function onConnected() {
   setConnected(true);
+  beginLink();
   for (const roomId of state.wantedRooms) joinRoom(roomId);
+  syncPrivate();
   send({ type: "online" });
   updateComposer();
 }
@@ -42,6 +46,8 @@ export function onFrame(frame, command) {
 
 const FRAME_HANDLERS = {
   joined: joinedRoom,
+  synced: onSynced,
+  refreshed: () => {},
   left: (frame) => leftRoom(frame.room_id),
   ack: onAck,
   online: onOnline,
@@ -70,20 +76,9 @@ function onGroupMessage(message) {
   if (conv) addMessage(conv, message, true);
 }
 
-// A private push may be ours (sent from this or another tab) or someone's to us:
-// the conversation partner is whichever of sender and target is not me.
 function onPrivateMessage(message) {
-  if (!message.sender || !state.me) return;
-  rememberUser(message.sender);
-  const mine = message.sender.user_id === state.me.user_id;
-  const partnerId = mine ? message.target_id : message.sender.user_id;
-  const key = "user:" + partnerId;
-  let conv = state.conversations.get(key);
-  if (!conv) {
-    conv = openConversation(key, "private", partnerId, nameOf(partnerId));
-    loadHistory(conv, null);
-  }
-  addMessage(conv, message, true);
+  notePrivateLive(message.id);
+  showPrivateMessage(message, true);
 }
 
 function onSystem(frame) {
@@ -103,6 +98,12 @@ function onSystem(frame) {
 }
 
 function onError(frame, command) {
+  // The socket would close when its old token expires: open a new one with the new
+  // token (nothing for the user to do or read).
+  if (command && command.renewal) {
+    reconnectWithToken();
+    return;
+  }
   const text = describeError(frame.code, frame.message);
   const what = command ? command.what : null;
   showError(what ? what + " failed. " + text : text, frame.code);

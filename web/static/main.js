@@ -8,10 +8,13 @@
 
 import { reportApiError, showError, hideError, whenSessionExpires } from "./banner.js";
 import { autoGrow, onComposerKey, onComposerSubmit } from "./composer.js";
+import { retryNow } from "./connection.js";
 import { activate, closeConversation, loadOlder, loadOlderNearTop, startPrivate } from "./conversations.js";
 import { $ } from "./dom.js";
 import { joinRoom, leaveRoom } from "./membership.js";
+import { retryGaps } from "./recovery.js";
 import { closePanels, togglePanel } from "./render.js";
+import { renewIfDue } from "./renewal.js";
 import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
 import { activeConversation, state } from "./state.js";
@@ -77,6 +80,7 @@ function onUserListClick(event) {
 
 function onMessageListClick(event) {
   if (event.target.closest('[data-testid="load-older"]')) loadOlder();
+  else if (event.target.closest('[data-testid="fill-gap"]')) retryGaps(activeConversation());
 }
 
 function bindEvents() {
@@ -95,13 +99,22 @@ function bindEvents() {
   $("create-room-form").addEventListener("submit", onCreateRoom);
   $("leave-button").addEventListener("click", onLeaveButton);
   $("error-dismiss").addEventListener("click", hideError);
+  $("retry-now").addEventListener("click", retryNow);
+  // The network is back (a laptop woke up, Wi-Fi returned): no point waiting.
+  window.addEventListener("online", () => {
+    retryNow();
+    renewIfDue();
+  });
   $("toggle-rooms").addEventListener("click", () => togglePanel("rooms-panel", "toggle-rooms"));
   $("toggle-people").addEventListener("click", () => togglePanel("people-panel", "toggle-people"));
   // On a phone a drawer covers the conversation; a tap beside it closes it.
   document.querySelector(".conversation").addEventListener("click", closePanels);
-  // Coming back to a tab: the counts may have moved while timers were throttled.
+  // Coming back to a tab: the counts may have moved, and the token's renewal may be
+  // due, while timers were throttled.
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && state.token) refreshRooms();
+    if (document.hidden || !state.token) return;
+    refreshRooms();
+    renewIfDue();
   });
 }
 

@@ -1,13 +1,15 @@
 // Being in rooms: asking to join or leave, and what the client does once the
 // server says we joined or left. The rooms we want to be in are remembered, so
-// that a reconnect (or a reload) joins them again.
+// that a reconnect (or a reload) joins them again; a rejoin of a room whose tab
+// holds messages asks for those after the last one (recovery.js).
 
 import { showError } from "./banner.js";
 import { send } from "./connection.js";
 import { activate, closeConversation, loadHistory, openConversation } from "./conversations.js";
 import { showRoomOnline } from "./online.js";
+import { recoverRoom } from "./recovery.js";
 import { scheduleRefresh } from "./rooms.js";
-import { forgetRoomOnline, mergeRoom, setFocusOnJoin, state, unwantRoom, wantRoom } from "./state.js";
+import { forgetRoomOnline, mergeRoom, roomSince, setFocusOnJoin, state, unwantRoom, wantRoom } from "./state.js";
 
 // `focus`: the user asked for this room, so show it once joined.
 export function joinRoom(roomId, focus) {
@@ -15,7 +17,9 @@ export function joinRoom(roomId, focus) {
   const label = room && room.name ? room.name : roomId;
   const conv = state.conversations.get("room:" + roomId);
   if (conv && focus) activate(conv.key);
-  const ref = send({ type: "join", room_id: roomId }, "Joining " + label, { joinRoom: roomId });
+  const since = roomSince(roomId);
+  const command = since === null ? { type: "join", room_id: roomId } : { type: "join", room_id: roomId, since };
+  const ref = send(command, "Joining " + label, { joinRoom: roomId, since });
   if (ref === null) {
     // Not connected: remember the wish, the next connection joins it.
     wantRoom(roomId);
@@ -35,8 +39,9 @@ export function leaveRoom(roomId) {
   }
 }
 
-// The "joined" frame: a tab for the room, its members, and its newest messages.
-export function joinedRoom(frame) {
+// The "joined" frame: a tab for the room, its members, and its newest messages, or
+// (to a join with `since`) the messages it missed.
+export function joinedRoom(frame, command) {
   const room = frame.room || {};
   const roomId = room.room_id;
   if (typeof roomId !== "string") return;
@@ -44,9 +49,9 @@ export function joinedRoom(frame) {
   mergeRoom(room);
   const conv = openConversation("room:" + roomId, "room", roomId, room.name || roomId);
   showRoomOnline(roomId, frame.users || []);
-  // Fetch the newest page on every (re)join: it fills whatever we missed while
-  // disconnected, and the id-based dedupe drops what we already show.
-  loadHistory(conv, null);
+  const since = command ? command.since : null;
+  if (typeof since === "number" && Array.isArray(frame.messages)) recoverRoom(conv, frame, since);
+  else loadHistory(conv, null);
   // Show the room if the user asked for it (clicked Join), or if nothing is shown yet.
   if (!state.activeKey || state.focusOnJoin === roomId) {
     setFocusOnJoin(null);

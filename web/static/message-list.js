@@ -117,6 +117,42 @@ export function showHistoryPage(conv, older, insert) {
   }
 }
 
+// The place of a gap left by a reconnect (recovery.js): missed messages that are
+// being read from the history, or that could not be read yet ("Try again").
+const gapMarks = new WeakMap(); // gap -> its <li>
+
+export function showGapMark(conv, gap) {
+  let item = gapMarks.get(gap);
+  if (!item) {
+    item = el("li", { className: "system gap", "data-testid": "history-gap" });
+    item.appendChild(el("span", { className: "content" }));
+    const retry = el("button", { type: "button", className: "secondary", "data-testid": "fill-gap" }, "Try again");
+    item.appendChild(retry);
+    gapMarks.set(gap, item);
+  }
+  item.firstChild.textContent = gap.failed
+    ? "Some messages sent while you were offline could not be loaded."
+    : "Loading the messages sent while you were offline…";
+  item.lastChild.hidden = !gap.failed;
+  const list = viewOf(conv).list;
+  let next = null;
+  if (gap.before !== null) {
+    for (const node of list.children) {
+      if (node.dataset.messageId !== undefined && Number(node.dataset.messageId) >= gap.before) {
+        next = node;
+        break;
+      }
+    }
+  }
+  if (item.nextSibling !== next || item.parentNode !== list) list.insertBefore(item, next);
+}
+
+export function removeGapMark(conv, gap) {
+  const item = gapMarks.get(gap);
+  if (item) item.remove();
+  gapMarks.delete(gap);
+}
+
 // A join or leave line of a room.
 export function addSystemLine(conv, text, timestamp, event, username) {
   const item = el("li", {

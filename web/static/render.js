@@ -33,10 +33,14 @@ export function clearChat() {
   $("site-online-list").replaceChildren();
 }
 
+// `kind`: offline (logged out), connecting, online, reconnecting (waiting for the
+// next attempt, which "Retry now" brings forward).
 export function setStatus(kind, text) {
   const node = $("connection-status");
   node.dataset.state = kind;
   node.textContent = text;
+  node.title = text; // a phone shows the start of it only
+  $("retry-now").hidden = kind !== "reconnecting";
 }
 
 export function renderTabs() {

@@ -1,6 +1,7 @@
 // The session: the login form (log in, register), resuming after a reload, and
 // the two ways out (the "Log out" button, an expired token). Starting a session
-// starts everything that belongs to it; ending one stops and forgets all of it.
+// starts everything that belongs to it (the socket, the token's renewal, the room
+// list's refresh); ending one stops and forgets all of it.
 
 import { ApiError, api, revokeToken } from "./api.js";
 import { hideError } from "./banner.js";
@@ -9,6 +10,7 @@ import { $ } from "./dom.js";
 import { onConnected, onDisconnected, onFrame } from "./frames.js";
 import { refreshSiteOnline } from "./online.js";
 import { clearChat, renderActiveConversation, setStatus, showCurrentUser, showView } from "./render.js";
+import { keepTokenFresh, stopRenewing } from "./renewal.js";
 import { keepRoomsFresh, refreshRooms, stopRefreshingRooms } from "./rooms.js";
 import { clearSession, restoreWantedRooms, savedToken, setMe, setToken, state } from "./state.js";
 
@@ -32,7 +34,7 @@ function setAuthBusy(busy) {
 
 async function logIn(credentials) {
   const data = await api("POST", "/login", credentials);
-  setToken(data.token);
+  setToken(data.token, data.expires_in);
   startSession(data.user);
 }
 
@@ -88,6 +90,7 @@ function startSession(user) {
   refreshRooms();
   refreshSiteOnline();
   keepRoomsFresh();
+  keepTokenFresh(endSession);
   startConnection({
     status: setStatus,
     opened: onConnected,
@@ -108,6 +111,7 @@ export function logOut() {
 // Tears down everything that belongs to the logged-in user; `reason` is shown on
 // the login form (an expired token, a plain logout shows nothing).
 export function endSession(reason) {
+  stopRenewing();
   stopRefreshingRooms();
   stopConnection();
   clearSession();
@@ -119,8 +123,8 @@ export function endSession(reason) {
   setAuthMessage(reason || "", Boolean(reason));
 }
 
-// A reload keeps the session: the token lives in sessionStorage (per tab) and /me
-// tells whether it is still good.
+// A reload keeps the session: the token lives in sessionStorage (per tab), with
+// when it expires, and /me tells whether it is still good.
 export async function resumeSession() {
   const token = savedToken();
   if (!token) {

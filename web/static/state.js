@@ -5,18 +5,21 @@
 // that every writer can be found in one place. The per-conversation DOM (its
 // message list, its scroll position) is not state: message-list.js keeps it.
 //
-// The token and the rooms this tab is in live in sessionStorage (per tab): a
-// reload keeps the session and rejoins the same rooms.
+// The token (with its expiry) and the rooms this tab is in live in sessionStorage
+// (per tab): a reload keeps the session and rejoins the same rooms.
 
 // The room list comes in pages (oldest rooms first). A refresh re-reads only as many
 // rooms as the list shows; "More rooms" reads the next page.
 export const ROOMS_PAGE = 100;
 export const HISTORY_PAGE = 50;
 const TOKEN_KEY = "chat.token";
+const EXPIRY_KEY = "chat.token.expiry";
 const ROOMS_KEY = "chat.rooms";
 
 export const state = {
   token: null,
+  tokenExpiresAt: null, // ms since the epoch, this machine's clock; null: not known (renew at once)
+  tokenLifetime: null, // ms the token was good for when it arrived
   me: null, // {user_id, username}
   connected: false, // the WebSocket is open (connection.js says when)
   wantedRooms: new Set(), // rooms to be in; rejoined after every reconnect
@@ -29,6 +32,14 @@ export const state = {
   siteOnline: [],
   names: new Map(), // user_id -> username, learnt from every user object we see
   focusOnJoin: null, // room_id to show as soon as its "joined" arrives
+  // Private messages arrive over the socket in id order. privateSince is the id of
+  // the last one this tab holds with none missing before it (null: no "synced" has
+  // answered yet); a reconnect asks for what came after it. Until the current
+  // link's "synced" answers, live ones only raise privateLiveMax: the gap before
+  // them is not closed yet.
+  privateSince: null,
+  privateSynced: false,
+  privateLiveMax: null,
 };
 
 // ---------------------------------------------------------------- session
@@ -37,11 +48,38 @@ export function savedToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-// A token is kept for the tab's next reload; null forgets it.
-export function setToken(token) {
+// A token is kept for the tab's next reload; null forgets it. `expiresIn` (seconds,
+// from a login or a refresh) starts its clock; without it, a resumed token gets the
+// expiry saved with it, if any.
+export function setToken(token, expiresIn) {
   state.token = token;
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+  if (!token) {
+    state.tokenExpiresAt = null;
+    state.tokenLifetime = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(EXPIRY_KEY);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  if (typeof expiresIn === "number" && expiresIn > 0) {
+    state.tokenLifetime = expiresIn * 1000;
+    state.tokenExpiresAt = Date.now() + state.tokenLifetime;
+    sessionStorage.setItem(EXPIRY_KEY, JSON.stringify({ expires_at: state.tokenExpiresAt, lifetime: state.tokenLifetime }));
+    return;
+  }
+  const saved = savedExpiry();
+  state.tokenExpiresAt = saved ? saved.expires_at : null;
+  state.tokenLifetime = saved ? saved.lifetime : null;
+}
+
+function savedExpiry() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(EXPIRY_KEY) || "null");
+    if (saved && typeof saved.expires_at === "number" && typeof saved.lifetime === "number") return saved;
+  } catch (err) {
+    sessionStorage.removeItem(EXPIRY_KEY);
+  }
+  return null;
 }
 
 export function setMe(user) {
@@ -57,6 +95,8 @@ export function setConnected(connected) {
 // Names stay: they are only ever a better label than an id.
 export function clearSession() {
   state.token = null;
+  state.tokenExpiresAt = null;
+  state.tokenLifetime = null;
   state.me = null;
   state.connected = false;
   state.wantedRooms.clear();
@@ -67,7 +107,11 @@ export function clearSession() {
   state.roomsShown = ROOMS_PAGE;
   state.roomsCursor = null;
   state.siteOnline = [];
+  state.privateSince = null;
+  state.privateSynced = false;
+  state.privateLiveMax = null;
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(EXPIRY_KEY);
   sessionStorage.removeItem(ROOMS_KEY);
 }
 
@@ -173,7 +217,9 @@ export function addConversation(key, kind, id, title) {
     title,
     seen: new Set(), // message ids shown, so that history and live pushes never double up
     oldestId: null,
-    newestId: null,
+    newestId: null, // the last id held: a rejoin asks for the messages after it
+    gaps: [], // {after, before}: messages in between may be missing (before null: up to the newest)
+    filling: false,
     hasMore: false,
     loading: false,
     unread: 0,
@@ -238,4 +284,65 @@ export function setHistoryLoading(conv, loading) {
 export function recordHistoryPage(conv, older, count) {
   if (older || !conv.historyLoaded) conv.hasMore = count >= HISTORY_PAGE;
   conv.historyLoaded = true;
+}
+
+// ---------------------------------------------------------------- catching up after a reconnect
+
+// The `since` of a rejoin: the last id the room's tab holds (0 for a room known to be
+// empty), or null when the tab has nothing yet and must read its newest page instead.
+export function roomSince(roomId) {
+  const conv = state.conversations.get("room:" + roomId);
+  if (!conv) return null;
+  if (conv.newestId !== null) return conv.newestId;
+  return conv.historyLoaded ? 0 : null;
+}
+
+// A new link: its "sync" is about to be sent with the returned `since`.
+export function beginPrivateSync() {
+  state.privateSynced = false;
+  state.privateLiveMax = null;
+  return state.privateSince === null ? 0 : state.privateSince;
+}
+
+// A private message pushed live on the current link.
+export function notePrivateLive(id) {
+  if (typeof id !== "number") return;
+  if (state.privateSynced) state.privateSince = Math.max(state.privateSince || 0, id);
+  else state.privateLiveMax = Math.max(state.privateLiveMax || 0, id);
+}
+
+// The link's "synced" answered with `messages`: everything up to the newest of them,
+// and of the live ones that came meanwhile, is held.
+export function finishPrivateSync(since, messages) {
+  let newest = Math.max(state.privateSince || 0, since, state.privateLiveMax || 0);
+  for (const message of messages) {
+    if (typeof message.id === "number") newest = Math.max(newest, message.id);
+  }
+  state.privateSince = newest;
+  state.privateSynced = true;
+  state.privateLiveMax = null;
+}
+
+export function addGap(conv, after, before) {
+  const gap = { after, before, failed: false };
+  conv.gaps.push(gap);
+  return gap;
+}
+
+// Messages up to `before` (exclusive) are still to be read.
+export function narrowGap(gap, before) {
+  gap.before = before;
+}
+
+// A gap whose reading failed shows "Try again".
+export function setGapFailed(gap, failed) {
+  gap.failed = failed;
+}
+
+export function closeGap(conv, gap) {
+  conv.gaps = conv.gaps.filter((g) => g !== gap);
+}
+
+export function setFilling(conv, filling) {
+  conv.filling = filling;
 }
