@@ -26,7 +26,7 @@ import trio
 
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
-from storage.interface import Commit, CommitFailed, Draft, LogClosed, MessageLog
+from storage.interface import Commit, CommitFailed, Draft, LogClosed, LogUnavailable, MessageLog
 from wire import events
 from wire.commands import Ref
 from wire.events import OutFrame
@@ -135,6 +135,11 @@ def _settle(item: Delivery) -> bool:
     return True
 
 
+UNAVAILABLE = (
+    "messages cannot be ordered right now (the cluster's Redis is unreachable); send it again in a moment"
+)
+
+
 async def store_then_deliver(
     log: MessageLog,
     queue: OrderedDelivery,
@@ -161,6 +166,9 @@ async def store_then_deliver(
         sender.deliver(
             events.error_frame("internal", "the server is shutting down; send it again later", ref)
         )
+        return
+    except LogUnavailable:
+        sender.deliver(events.error_frame("unavailable", UNAVAILABLE, ref))
         return
     frame = events.message(stored)
     ack = events.ack(stored, ref, delivered=delivered)

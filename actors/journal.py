@@ -26,6 +26,7 @@ Contract:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -66,7 +67,15 @@ class BatchCommit:
 
 
 class Journal:
-    def __init__(self, store: MessageStore, *, first_id: int, max_pending: int) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        *,
+        first_id: int,
+        max_pending: int,
+        on_batch: Callable[[list[StoredMessage], bool], Awaitable[None]] | None = None,
+    ) -> None:
+        self._on_batch = on_batch
         self._store = store
         self._next_id = first_id
         self._max_pending = max_pending
@@ -80,10 +89,20 @@ class Journal:
         self.committed_batches = 0
 
     @classmethod
-    async def open(cls, store: MessageStore, *, max_pending: int = 8192) -> Journal:
-        """A journal whose first id follows the highest one stored."""
+    async def open(
+        cls,
+        store: MessageStore,
+        *,
+        max_pending: int = 8192,
+        on_batch: Callable[[list[StoredMessage], bool], Awaitable[None]] | None = None,
+    ) -> Journal:
+        """A journal whose first id follows the highest one stored.
+
+        ``on_batch`` hears of every group commit (its messages, and whether
+        they were stored): the cluster mode announces them to the other processes.
+        """
         first_id = await store.max_message_id() + 1
-        return cls(store, first_id=first_id, max_pending=max_pending)
+        return cls(store, first_id=first_id, max_pending=max_pending, on_batch=on_batch)
 
     @property
     def last_id(self) -> int:
@@ -95,12 +114,7 @@ class Journal:
         return len(self._pending)
 
     async def append(self, draft: Draft) -> tuple[StoredMessage, BatchCommit]:
-        while len(self._pending) >= self._max_pending and not self._closed:
-            if self._has_room.is_set():
-                self._has_room = trio.Event()
-            await self._has_room.wait()
-        if self._closed:
-            raise LogClosed("the server is shutting down")
+        await self._wait_for_room()
         message = StoredMessage(
             id=self._next_id,
             timestamp=now_ms(),
@@ -114,6 +128,22 @@ class Journal:
         self._pending.append(message)
         self._has_work.set()
         return message, self._commit
+
+    async def store(self, message: StoredMessage) -> BatchCommit:
+        """Queue a message numbered elsewhere (the cluster's sequencer) for the next group commit."""
+        await self._wait_for_room()
+        self._next_id = max(self._next_id, message.id + 1)
+        self._pending.append(message)
+        self._has_work.set()
+        return self._commit
+
+    async def _wait_for_room(self) -> None:
+        while len(self._pending) >= self._max_pending and not self._closed:
+            if self._has_room.is_set():
+                self._has_room = trio.Event()
+            await self._has_room.wait()
+        if self._closed:
+            raise LogClosed("the server is shutting down")
 
     def close(self) -> None:
         """Accept nothing new; the writer returns once everything pending is stored."""
@@ -152,7 +182,11 @@ class Journal:
         except Exception as exc:
             log.error("group commit of %d messages failed: %s", len(batch), exc, exc_info=exc)
             commit.fail(f"{type(exc).__name__}")
-            return
-        self.committed_messages += len(batch)
-        self.committed_batches += 1
-        commit.succeed()
+            stored = False
+        else:
+            self.committed_messages += len(batch)
+            self.committed_batches += 1
+            commit.succeed()
+            stored = True
+        if self._on_batch is not None:
+            await self._on_batch(batch, stored)

@@ -14,7 +14,9 @@ import trio
 
 from actors.handle import SessionHandle
 from actors.ref import Reply
+from storage.interface import Commit
 from wire.commands import Ref
+from wire.events import OutFrame
 from wire.shapes import User
 
 # --- to a room ------------------------------------------------------------
@@ -64,7 +66,21 @@ class GetMembers:
     reply: Reply[list[User]]
 
 
-RoomMsg = JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A frame the cluster published to the room (:mod:`cluster.subscriber`): deliver it here, in order.
+
+    ``commit`` is the message's commit (None for a notice); ``skip`` a session
+    not to give it to (the joiner, for its own join notice).
+    """
+
+    frame: OutFrame
+    commit: Commit | None
+    message_id: int | None = None
+    skip: str | None = None
+
+
+RoomMsg = JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers | Published
 
 # --- to the registry -------------------------------------------------------
 
@@ -127,6 +143,18 @@ class CloseUserSessions:
     token_id: str | None
     code: int
     reason: str
+    here_only: bool = False
+    """In cluster mode: the order came from the cluster, close this process's sessions only."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPrivate:
+    """A private message the cluster published on ``user_id``'s channel: deliver it to their sessions here."""
+
+    frame: OutFrame
+    commit: Commit
+    message_id: int
+    user_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,5 +171,6 @@ RegistryMsg = (
     | GetOnline
     | CloseAllSessions
     | CloseUserSessions
+    | PublishedPrivate
     | PingSessions
 )

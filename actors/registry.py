@@ -33,6 +33,7 @@ from actors.messages import (
     GetOnline,
     ListOnline,
     PingSessions,
+    PublishedPrivate,
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
@@ -156,13 +157,15 @@ class Registry:
                 for s in sessions:
                     s.close(code, reason)
                 reply.send(len(sessions))
-            case CloseUserSessions(user_id, token_id, code, reason):
-                for s in self.presence.sessions_of(user_id):
-                    if token_id is None or s.token_id == token_id:
-                        s.close(code, reason)
+            case CloseUserSessions(user_id, token_id, code, reason, here_only):
+                await self._close_user_sessions(user_id, token_id, code, reason, here_only=here_only)
             case PingSessions():
                 for s in self.presence.all_sessions():
                     s.deliver(events.PING_FRAME)
+            case PublishedPrivate(frame, commit, message_id, user_id):
+                await self._delivery.push(
+                    Delivery(commit, lambda: self._hand_private(frame, message_id, user_id))
+                )
             case _:
                 assert_never(message)
 
@@ -184,6 +187,20 @@ class Registry:
         await store_then_deliver(
             self._journal, self._delivery, draft, session, ref, accepted, fan_out, delivered=delivered
         )
+
+    async def _close_user_sessions(
+        self, user_id: str, token_id: str | None, code: int, reason: str, *, here_only: bool
+    ) -> None:
+        """Close the user's sessions (of one token, when given) in this process."""
+        for s in self.presence.sessions_of(user_id):
+            if token_id is None or s.token_id == token_id:
+                s.close(code, reason)
+
+    def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
+        """A private message published on ``user_id``'s channel reaches that user's sessions here."""
+        self._delivered_upto = max(self._delivered_upto, message_id)
+        for receiver in self.presence.sessions_of(user_id):
+            receiver.deliver(frame)
 
     async def _sync(self, session: SessionHandle, since: int, ref: Ref) -> None:
         """Reply with the user's private messages after ``since``, up to when the session connected.

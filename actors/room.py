@@ -28,7 +28,6 @@ without tasks or sockets.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,101 +38,24 @@ import trio
 from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
-from actors.messages import GetMembers, JoinRoom, LeaveRoom, ListMembers, PostGroup, RoomMsg, SessionGone
+from actors.messages import (
+    GetMembers,
+    JoinRoom,
+    LeaveRoom,
+    ListMembers,
+    PostGroup,
+    Published,
+    RoomMsg,
+    SessionGone,
+)
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
+from actors.room_state import Joined, Left, RoomState
 from storage.interface import Draft, MessageLog
 from wire import events
 from wire.commands import Ref
 from wire.events import OutFrame, Recovery
-from wire.shapes import RoomInfo, User
-
-
-class Joined(enum.Enum):
-    AGAIN = "again"  # this session was already a member
-    ANOTHER_SESSION = "another_session"  # the user was already present through another session
-    FIRST = "first"  # the user was not present: announce them
-
-
-class Left(enum.Enum):
-    NOT_MEMBER = "not_member"
-    ANOTHER_SESSION_REMAINS = "another_session_remains"
-    LAST = "last"  # the user's last session left: announce it
-
-
-class RoomState:
-    """Who is in the room, by session and by user, in order of arrival.
-
-    ``members`` receive the room's messages as they are delivered; a session
-    that joined to recover what it missed waits in ``recovering`` (a member
-    for everything else: it may post, it is online) until its recovery reply
-    has gone out, so that no live message overtakes the reply.
-    """
-
-    def __init__(self, info: RoomInfo) -> None:
-        self.info = info
-        self.members: dict[str, SessionHandle] = {}
-        self.recovering: dict[str, SessionHandle] = {}
-        self._sessions_by_user: dict[str, set[str]] = {}
-        self._users: dict[str, User] = {}
-
-    def join(self, session: SessionHandle, *, recovering: bool = False) -> Joined:
-        if session.session_id in self.members or session.session_id in self.recovering:
-            return Joined.AGAIN
-        (self.recovering if recovering else self.members)[session.session_id] = session
-        user_id = session.user.user_id
-        sessions = self._sessions_by_user.setdefault(user_id, set())
-        sessions.add(session.session_id)
-        if len(sessions) > 1:
-            return Joined.ANOTHER_SESSION
-        self._users[user_id] = session.user
-        return Joined.FIRST
-
-    def go_live(self, session_id: str) -> bool:
-        """A recovering session starts to receive live messages; False if it left meanwhile."""
-        session = self.recovering.pop(session_id, None)
-        if session is None:
-            return False
-        self.members[session_id] = session
-        return True
-
-    def leave(self, session_id: str) -> Left:
-        session = self.members.pop(session_id, None) or self.recovering.pop(session_id, None)
-        if session is None:
-            return Left.NOT_MEMBER
-        user_id = session.user.user_id
-        sessions = self._sessions_by_user[user_id]
-        sessions.discard(session_id)
-        if sessions:
-            return Left.ANOTHER_SESSION_REMAINS
-        del self._sessions_by_user[user_id]
-        del self._users[user_id]
-        return Left.LAST
-
-    @property
-    def occupied(self) -> bool:
-        """Someone is in the room (receiving live, or recovering)."""
-        return bool(self.members or self.recovering)
-
-    def is_member(self, session_id: str) -> bool:
-        return session_id in self.members or session_id in self.recovering
-
-    def online(self) -> list[User]:
-        return list(self._users.values())
-
-    @property
-    def online_count(self) -> int:
-        return len(self._users)
-
-    def check(self) -> None:
-        """Rebuild the per-user index from the member table after a crash."""
-        by_user: dict[str, set[str]] = {}
-        users: dict[str, User] = {}
-        for session_id, session in (self.members | self.recovering).items():
-            by_user.setdefault(session.user.user_id, set()).add(session_id)
-            users.setdefault(session.user.user_id, session.user)
-        self._sessions_by_user = by_user
-        self._users = users
+from wire.shapes import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +105,12 @@ class Room:
         self._delivery = OrderedDelivery(delivery_capacity, latency)
         self._restarted = restarted
         self._wire_room = state.info.to_wire()
+        self._last_queued = 0  # id of the last published message queued for delivery (cluster mode)
 
     async def run(
         self,
         mailbox: trio.MemoryReceiveChannel[RoomMsg],
+        ref: ActorRef[RoomMsg] | None = None,
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> str | None:
@@ -272,6 +196,10 @@ class Room:
                 session.deliver(events.online(self.state.online(), ref, room_id=self.state.info.room_id))
             case GetMembers(reply):
                 reply.send(self.state.online())
+            case Published(frame, commit, message_id, skip):
+                if message_id is not None:
+                    self._last_queued = max(self._last_queued, message_id)
+                await self._delivery.push(Delivery(commit, lambda: self._fan_out(frame, skip=skip)))
             case _:
                 assert_never(message)
 
@@ -377,10 +305,11 @@ async def run_room(
     latency: LatencyHistogram | None = None,
     idle: IdleStop | None = None,
     recovery: RecoverySource | None = None,
+    room_class: Callable[..., Room] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> str | None:
     """Supervisor entry point: run one incarnation of the room actor; the reason it stopped."""
-    room = Room(
+    room = (room_class or Room)(
         state,
         journal,
         delivery_capacity,
@@ -391,4 +320,4 @@ async def run_room(
     )
     incarnations.append(room)
     del incarnations[:-1]
-    return await room.run(mailbox, task_status=task_status)
+    return await room.run(mailbox, ref, task_status=task_status)

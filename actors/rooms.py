@@ -30,7 +30,8 @@ from actors.latency import LatencyHistogram
 from actors.messages import RoomMsg
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef
-from actors.room import IdleStop, Room, RoomState, RoomStats, run_room
+from actors.room import IdleStop, Room, RoomStats, run_room
+from actors.room_state import RoomState
 from actors.supervisor import RestartIntensity, Supervisor
 from storage.interface import MessageLog
 from wire.shapes import RoomInfo
@@ -57,7 +58,9 @@ class RoomSupervisor:
         latency: LatencyHistogram | None = None,
         idle_seconds: float | None = None,
         recovery: RecoverySource | None = None,
+        room_class: Callable[..., Room] = Room,
     ) -> None:
+        self._room_class = room_class  # the cluster mode's rooms are a subclass (cluster.room)
         self._journal = journal
         self._recovery = recovery  # for joins with ``since``; None: such joins are plain joins
         self._idle_seconds = idle_seconds  # None: rooms never stop
@@ -119,6 +122,7 @@ class RoomSupervisor:
                 latency=self._latency,
                 idle=idle,
                 recovery=self._recovery,
+                room_class=self._room_class,
             )
             ref = await self._supervisor.start_child(f"room:{info.room_id}", child, self._mailbox_capacity)
             self._rooms[info.room_id] = _Entry(ref, state, incarnations)

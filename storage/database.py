@@ -277,6 +277,14 @@ class Database:
     async def private_history(self, a: str, b: str, before: int | None, limit: int) -> list[StoredMessage]:
         return await self._history(Q(conversation=conversation_key(a, b), kind="private"), before, limit)
 
+    async def stored_ids(self, ids: list[int]) -> set[int]:
+        """The ids among ``ids`` that are stored (the cluster's check on a commit it never heard of)."""
+
+        async def query() -> list[int]:
+            return list(await MessageRow.filter(id__in=ids).values_list("id", flat=True))  # type: ignore[arg-type]
+
+        return {int(i) for i in await self._bridge.call(query)} if ids else set()
+
     async def room_history_since(
         self, room_id: str, since: int, upto: int, limit: int
     ) -> list[StoredMessage]:

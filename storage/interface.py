@@ -29,6 +29,10 @@ class LogClosed(Exception):
     """The server is shutting down and stores no more messages."""
 
 
+class LogUnavailable(Exception):
+    """Messages cannot be numbered right now (the cluster's Redis is unreachable): send again shortly."""
+
+
 class CommitFailed(Exception):
     """The transaction holding a message failed; the message is not stored."""
 
@@ -82,3 +86,10 @@ class MessageStore(Protocol):
 
     async def write_messages(self, messages: list[StoredMessage]) -> None:
         """Store the batch in one transaction; raise if it could not be stored."""
+
+
+class StoredIds(Protocol):
+    """Which messages are in the history: the cluster looks up those whose commit it never heard of."""
+
+    async def stored_ids(self, ids: list[int]) -> set[int]:
+        """The ids among ``ids`` that are stored."""

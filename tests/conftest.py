@@ -26,6 +26,8 @@ from trio_websocket import WebSocketConnection
 from web.config import Config
 from web.server import Running, serve
 
+pytest_plugins = ("tests.cluster",)  # start_cluster and its services, for the cluster-marked tests
+
 JWT_SECRET = "test-secret-" + "x" * 40
 MARIADB = "mysql://root:@127.0.0.1:3306/{db}"
 POSTGRES = "postgres://postgres@127.0.0.1:5432/{db}"

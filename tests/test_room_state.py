@@ -1,8 +1,8 @@
-"""The room's roster (:class:`actors.room.RoomState`): who is in, by session and by user, without tasks or sockets."""
+"""The room's roster (:class:`actors.room_state.RoomState`): who is in, by session and by user, without tasks or sockets."""
 
 from __future__ import annotations
 
-from actors.room import Joined, Left, RoomState
+from actors.room_state import Joined, Left, RoomState
 from tests.in_memory import Member
 from wire.shapes import RoomInfo
 

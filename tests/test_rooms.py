@@ -178,13 +178,12 @@ async def test_a_room_nobody_is_in_stops_after_the_idle_time_and_a_later_join_fi
     config: Config, nursery: trio.Nursery
 ) -> None:
     # That a member keeps a room running however long is shown on the mock clock below.
-    server = await start_server(nursery, with_config(config, room_idle_seconds=0.3))
-    api, connect = Api(server), Connect(server, nursery)
-    alice, bob = await api.account(), await api.account()
-    room_id = (await api.call("POST", "/api/v1/rooms", token=alice.token, json={"name": "quiet"})).json()[
-        "room"
-    ]["room_id"]
-    with SupervisionLog.attached() as supervision:
+    with SupervisionLog.attached() as supervision:  # from the start: the lobby may stop before anything else
+        server = await start_server(nursery, with_config(config, room_idle_seconds=0.3))
+        api, connect = Api(server), Connect(server, nursery)
+        alice, bob = await api.account(), await api.account()
+        created = await api.call("POST", "/api/v1/rooms", token=alice.token, json={"name": "quiet"})
+        room_id = created.json()["room"]["room_id"]
         a = await connect(alice, join=room_id)
         kept = await a.command({"type": "group", "room_id": room_id, "content": "kept"})
         await a.command({"type": "leave", "room_id": room_id})

@@ -17,23 +17,36 @@ or it finds the revocation itself.
 
 Memory stays bounded: a user with more than :data:`MAX_REVOKED_PER_USER`
 logged-out tokens still valid has their generation moved on instead (the
-next logout logs them out everywhere). The tables live in this process
-(the cluster mode shares them through Redis).
+next logout logs them out everywhere).
+
+In the cluster mode each process keeps these tables for itself, and every
+revocation is also published on the cluster's control channel
+(``announce``); the other processes apply it with :meth:`heard`, so a
+logged-out token is refused by every process.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from storage.credentials import Credentials
+from storage.interface import LogUnavailable
 from web.tokens import Claims
+
+log = logging.getLogger(__name__)
 
 MAX_REVOKED_PER_USER = 100
 
 
 class Revocations:
-    def __init__(self, credentials: Credentials) -> None:
+    def __init__(
+        self, credentials: Credentials, announce: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    ) -> None:
         self._credentials = credentials
+        self._announce = announce
         self._generations: dict[str, int] = {}  # user_id -> current generation, as far as loaded
         self._revoked: dict[str, tuple[str, int]] = {}  # jti -> (user_id, exp)
         self._revoked_per_user: dict[str, int] = {}
@@ -68,13 +81,49 @@ class Revocations:
             return
         self._remember(claims.token_id, claims.user_id, claims.expires_at)  # refused at once, then stored
         await self._credentials.revoke(claims.token_id, claims.user_id, claims.expires_at)
+        await self._tell_the_cluster(
+            {"order": "tokens", "user_id": claims.user_id, "jti": claims.token_id, "exp": claims.expires_at}
+        )
 
     async def revoke_all(self, user_id: str) -> int:
         """Refuse every token of the user issued so far (logout everywhere, password change); the new generation."""
         current = await self.generation(user_id)
         self._generations[user_id] = current + 1  # refused at once, then stored
         self._generations[user_id] = await self._credentials.next_generation(user_id)
+        await self._tell_the_cluster(
+            {"order": "tokens", "user_id": user_id, "generation": self._generations[user_id]}
+        )
         return self._generations[user_id]
+
+    async def heard(self, order: dict[str, Any]) -> None:
+        """Another process revoked tokens (a control order): refuse them here too.
+
+        ``{"order": "resync"}`` (the cluster lost Redis, so announcements may
+        have been missed) drops what this process remembers and reads it again
+        from the database.
+        """
+        if order.get("order") == "resync":
+            self._generations.clear()
+            await self.load()
+            return
+        if order.get("order") != "tokens":
+            return
+        user_id = str(order["user_id"])
+        if "jti" in order:
+            self._remember(str(order["jti"]), user_id, int(order["exp"]))
+        if "generation" in order:
+            known = self._generations.get(user_id)
+            if known is not None:  # not loaded: the database will answer when it is needed
+                self._generations[user_id] = max(known, int(order["generation"]))
+
+    async def _tell_the_cluster(self, order: dict[str, Any]) -> None:
+        if self._announce is not None:
+            try:
+                await self._announce(order)
+            except LogUnavailable:
+                log.warning(
+                    "could not tell the other processes of a revocation; they read it from the database"
+                )
 
     def _remember(self, jti: str, user_id: str, exp: int) -> None:
         if len(self._revoked) >= self._next_prune:

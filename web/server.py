@@ -16,6 +16,7 @@ the journal flushes what is pending, storage closes, and the process exits 0.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import logging
 import signal
@@ -118,8 +119,11 @@ async def serve(
     secret = load_or_create_secret(config.jwt_secret, config.data_dir)
     async with open_chat_system(config) as system, trio.open_nursery() as http:
         db = system.db
-        revocations = Revocations(db.credentials)
+        link = system.link
+        announce = None if link is None else functools.partial(link.publish, link.control)
+        revocations = Revocations(db.credentials, announce)
         await revocations.load()
+        system.control_listeners.append(revocations.heard)
         svc = Services(
             config=config,
             db=db,

@@ -18,10 +18,13 @@ messages, lets the journal store what is pending, and stops the actors.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
@@ -31,16 +34,28 @@ from actors.latency import DeliveryLatency
 from actors.logs import supervision_event
 from actors.messages import CloseAllSessions, RegistryMsg
 from actors.recovery import RecoverySource
-from actors.ref import ActorGone, ActorRef, AskTimeout
+from actors.ref import ActorGone, ActorRef, AskTimeout, Reply
 from actors.registry import Registry
+from actors.room import Room
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
 from actors.writer import Writer
+from cluster.commits import CommitBoard
+from cluster.link import RedisLink, open_link
+from cluster.log import ClusterLog
+from cluster.node import Node
+from cluster.registry import ClusterRegistry, apply_control
+from cluster.room import ClusterParts, ClusterRoom
+from cluster.subscriber import Subscriber
 from storage.database import Database, describe_db_url, open_database
+from storage.interface import MessageLog
 from web.config import Config
 from wire import close_codes
+from wire.shapes import StoredMessage
 
 log = logging.getLogger(__name__)
+
+ControlListener = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -55,6 +70,10 @@ class ChatSystem:
     rooms: RoomSupervisor
     writer: Writer
     latency: DeliveryLatency
+    link: RedisLink | None = None
+    """The cluster's Redis (None: one process, the default)."""
+    control_listeners: list[ControlListener] = field(default_factory=list)
+    """Called with every order heard on the cluster's control channel (token revocations, ...)."""
 
     async def close_sessions(self, reason: str = "server shutting down") -> int:
         """Ask every session to close with 1001; how many there were (0 if the registry is too busy)."""
@@ -84,37 +103,125 @@ async def _run_storage(
 
 @asynccontextmanager
 async def open_chat_system(config: Config) -> AsyncIterator[ChatSystem]:
-    async with trio.open_nursery() as root:
-        db = await root.start(_run_storage, config.db_url)
+    async with AsyncExitStack() as stack:
+        link = None
+        if config.redis_url is not None:  # opened first, closed last: the actors use it to the end
+            link = await stack.enter_async_context(open_link(config.redis_url, config.redis_namespace))
+        async with trio.open_nursery() as root:
+            async with _actors(config, root, link) as system:
+                yield system
+
+
+@asynccontextmanager
+async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) -> AsyncIterator[ChatSystem]:
+    """Start every actor in ``root``; on the way out close the sessions, flush the journal, stop them."""
+    db = await root.start(_run_storage, config.db_url)
+    latency = DeliveryLatency()
+    recovery = RecoverySource(db, config.recovery_messages)
+    listeners: list[ControlListener] = []
+    if link is None:
         journal = await Journal.open(db, max_pending=config.journal_pending)
         await root.start(journal.run)
-        latency = DeliveryLatency()
-        recovery = RecoverySource(db, config.recovery_messages)
+        message_log: MessageLog = journal
         registry = Registry(journal, config.delivery_queue, latency.private, recovery)
-        registry_ref = await root.start(registry.run, config.registry_mailbox)
-        rooms = RoomSupervisor(
-            journal,
-            db.get_room,
-            RestartIntensity(config.max_restarts, config.restart_period),
-            mailbox_capacity=config.room_mailbox,
-            delivery_capacity=config.delivery_queue,
-            latency=latency.group,
-            idle_seconds=config.room_idle_seconds,
-            recovery=recovery,
+        room_class: Callable[..., Room] = Room
+    else:
+        cluster = await _start_cluster_parts(root, link, db, config, listeners)
+        journal, message_log = cluster.journal, cluster.log
+        registry = ClusterRegistry(
+            message_log,
+            config.delivery_queue,
+            latency.private,
+            recovery,
+            link=link,
+            subscriber=cluster.subscriber,
+            board=cluster.board,
         )
-        await root.start(rooms.run)
-        writer = Writer()
-        await root.start(writer.run)
-        await root.start(run_heartbeat, registry_ref, config.ping_interval)
-        for seed in config.rooms:
-            await rooms.start(await db.ensure_room(seed.room_id, seed.name))
-        system = ChatSystem(config, db, journal, registry, registry_ref, rooms, writer, latency)
-        try:
-            yield system
-        finally:
-            with trio.move_on_after(config.shutdown_timeout, shield=True):
-                if registry.presence.session_count:
-                    await system.close_sessions()
-                journal.close()
-                await journal.wait_flushed()
-            root.cancel_scope.cancel()
+        room_class = functools.partial(
+            ClusterRoom, cluster=ClusterParts(link, cluster.subscriber, cluster.board)
+        )
+    registry_ref = await root.start(registry.run, config.registry_mailbox)
+    if link is not None:
+        cluster.registry_ref = registry_ref
+    rooms = RoomSupervisor(
+        message_log,
+        db.get_room,
+        RestartIntensity(config.max_restarts, config.restart_period),
+        mailbox_capacity=config.room_mailbox,
+        delivery_capacity=config.delivery_queue,
+        latency=latency.group,
+        idle_seconds=config.room_idle_seconds,
+        recovery=recovery,
+        room_class=room_class,
+    )
+    await root.start(rooms.run)
+    writer = Writer()
+    await root.start(writer.run)
+    await root.start(run_heartbeat, registry_ref, config.ping_interval)
+    for seed in config.rooms:
+        await rooms.start(await db.ensure_room(seed.room_id, seed.name))
+    system = ChatSystem(config, db, journal, registry, registry_ref, rooms, writer, latency, link, listeners)
+    try:
+        yield system
+    finally:
+        with trio.move_on_after(config.shutdown_timeout, shield=True):
+            if registry.presence.session_count:
+                await system.close_sessions()
+            journal.close()
+            await journal.wait_flushed()
+        root.cancel_scope.cancel()
+
+
+@dataclass(slots=True)
+class _ClusterParts:
+    journal: Journal
+    log: ClusterLog
+    subscriber: Subscriber
+    board: CommitBoard
+    registry_ref: ActorRef[RegistryMsg] | None = None
+    """Known once the registry has started; what the subscriber's callbacks reach."""
+
+
+async def _start_cluster_parts(
+    root: trio.Nursery, link: RedisLink, db: Database, config: Config, listeners: list[ControlListener]
+) -> _ClusterParts:
+    """The Redis side: the journal announcing its commits, the subscriber and the node actor."""
+    board = CommitBoard()
+    logs: list[ClusterLog] = []
+
+    async def announce(batch: list[StoredMessage], stored: bool) -> None:
+        await logs[0].announce(batch, stored)
+
+    journal = await Journal.open(db, max_pending=config.journal_pending, on_batch=announce)
+    await root.start(journal.run)
+    cluster_log = ClusterLog(link, journal, db)
+    logs.append(cluster_log)
+    await cluster_log.setup_ids()
+    node = Node(link, board, db)
+
+    async def on_control(order: dict[str, Any]) -> None:
+        if parts.registry_ref is not None:
+            await apply_control(parts.registry_ref, order)
+        for listener in listeners:
+            await listener(order)
+
+    async def on_lost() -> None:
+        node.lost_redis()
+        for listener in listeners:  # what was announced meanwhile may be lost: read it again
+            try:
+                await listener({"order": "resync"})
+            except Exception as exc:
+                log.warning("could not re-read state after losing Redis: %s: %s", type(exc).__name__, exc)
+        if parts.registry_ref is not None:
+            with contextlib.suppress(ActorGone):
+                await parts.registry_ref.tell(
+                    CloseAllSessions(
+                        close_codes.SERVICE_RESTART, "the cluster lost Redis: reconnect", Reply()
+                    )
+                )
+
+    subscriber = Subscriber(link, board, on_control=on_control, on_lost=on_lost)
+    parts = _ClusterParts(journal, cluster_log, subscriber, board)
+    await root.start(subscriber.run)
+    await root.start(node.run)
+    return parts

@@ -20,6 +20,8 @@ TOO_BIG = 1009
 """A message over the size limit, or in more fragments than allowed."""
 INTERNAL = 1011
 """The session's own actor crashed; nothing else is affected."""
+SERVICE_RESTART = 1012
+"""The cluster lost its Redis for a moment: reconnect, and recover what was missed with ``since``."""
 TOO_SLOW = 1013
 """The client did not read fast enough: its outgoing queue overflowed."""
 TOKEN_EXPIRED = 4401

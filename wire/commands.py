@@ -198,7 +198,9 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
             case "refresh":
                 token = _field(obj, "token")
                 if not token or len(token) > MAX_TOKEN_LENGTH:
-                    raise InvalidJson(f"token must be a non-empty string of at most {MAX_TOKEN_LENGTH} characters")
+                    raise InvalidJson(
+                        f"token must be a non-empty string of at most {MAX_TOKEN_LENGTH} characters"
+                    )
                 return Refresh(token, ref)
             case str():
                 return FrameError("unknown_type", f"unknown command type {kind[:40]!r}", ref)

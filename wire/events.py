@@ -128,7 +128,7 @@ def pong(ref: Ref) -> OutFrame:
 NOTICE_TEXT = {"join": "{name} joined the room", "leave": "{name} left the room"}
 
 
-def notice(event: str, room_id: str, user: User) -> OutFrame:
+def notice(event: str, room_id: str, user: User, timestamp: int | None = None) -> OutFrame:
     """A ``system`` notice to a room: ``join`` when a user's first session joins, ``leave`` when the last goes."""
     return encode(
         {
@@ -137,6 +137,6 @@ def notice(event: str, room_id: str, user: User) -> OutFrame:
             "room_id": room_id,
             "user": user.to_wire(),
             "content": NOTICE_TEXT[event].format(name=user.username),
-            "timestamp": now_ms(),
+            "timestamp": now_ms() if timestamp is None else timestamp,
         }
     )

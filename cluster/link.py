@@ -1,0 +1,219 @@
+"""The process's connection to Redis: commands, scripts, and what a failure means.
+
+Every Redis call of the cluster mode goes through :class:`RedisLink`, which
+turns any failure to reach Redis into :class:`ClusterUnavailable`: sending
+is then refused with the documented, retryable ``unavailable`` error
+instead of waiting (docs/cluster.md, "When Redis restarts").
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import coredis
+import coredis.exceptions
+
+from cluster import lua
+from storage.interface import LogUnavailable
+
+TIMEOUT = 2.0
+"""Seconds a Redis command may take before the cluster counts Redis as unreachable."""
+
+ID_MARGIN = 1_000_000
+"""How far above the highest stored id the counter restarts after Redis lost it: more ids than can be
+handed out and not yet stored at once, so none is used twice."""
+
+
+UNREACHABLE = (
+    coredis.exceptions.ConnectionError,
+    TimeoutError,
+    OSError,
+    anyio.ClosedResourceError,
+    anyio.BrokenResourceError,
+)
+"""What failing to reach Redis looks like through coredis (which runs on anyio)."""
+
+
+class ClusterUnavailable(LogUnavailable):
+    """Redis cannot be reached (or lost its state and is being set up again): retry shortly."""
+
+
+DEFAULT_NAMESPACE = "chat"
+"""The first part of every key and channel (``cluster.namespace``): several clusters can share one Redis."""
+
+
+class RedisLink:
+    """One Redis client for the process, its scripts, and the process's id in the cluster (``node``)."""
+
+    def __init__(
+        self, client: coredis.Redis[bytes], node: str, namespace: str = DEFAULT_NAMESPACE, url: str = ""
+    ) -> None:
+        self.client = client
+        self.url = url
+        """Where Redis is: the subscriber opens a connection of its own there."""
+        self.node = node
+        self.ns = namespace
+        self.committed = f"{namespace}:committed"
+        """Where a process announces the ids it stored (or failed to): ``{"ok": [...], "failed": [...]}``."""
+        self.control = f"{namespace}:control"
+        """Cluster-wide orders: close a user's sessions, forget a cached token state."""
+        self._append = client.register_script(lua.APPEND)
+        self._delivered = client.register_script(lua.DELIVERED)
+        self._init_ids = client.register_script(lua.INIT_IDS)
+        self._join = client.register_script(lua.JOIN)
+        self._leave = client.register_script(lua.LEAVE)
+        self._online = client.register_script(lua.ONLINE)
+        self._reap = client.register_script(lua.REAP)
+
+    def room_channel(self, room_id: str) -> str:
+        return f"{self.ns}:room:{room_id}"
+
+    def user_channel(self, user_id: str) -> str:
+        return f"{self.ns}:user:{user_id}"
+
+    async def call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one Redis command; any failure to reach Redis is :class:`ClusterUnavailable`."""
+        try:
+            return await command()
+        except UNREACHABLE as exc:
+            raise ClusterUnavailable(f"Redis cannot be reached: {type(exc).__name__}") from exc
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await self.call(lambda: script(keys=keys, args=args))
+
+    # numbering ------------------------------------------------------------------
+
+    async def append(self, channels: list[str], payload: dict[str, Any]) -> int:
+        """Number a message and publish it on ``channels``, in one step; its id.
+
+        Raises :class:`ClusterUnavailable` when Redis cannot be reached, or has
+        lost its counter (the caller sets it up again with :meth:`init_ids`).
+        """
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        result = int(await self._run(self._append, [f"{self.ns}:ids", *channels], [text]))
+        if result < 0:
+            raise ClusterUnavailable("Redis has lost the id counter")
+        return result
+
+    async def init_ids(self, floor: int) -> bool:
+        """Set the id counter to ``floor`` if Redis has none; True when it did."""
+        return bool(await self._run(self._init_ids, [f"{self.ns}:ids"], [floor]))
+
+    async def last_id(self) -> int:
+        """The highest id numbered so far, cluster-wide (0 if none)."""
+        value = await self.call(lambda: self.client.get(f"{self.ns}:ids"))
+        return int(value) if value is not None else 0
+
+    async def user_online(self, user_id: str) -> bool:
+        return bool(await self._run(self._delivered, [f"{self.ns}:online:sessions"], [user_id]))
+
+    # presence -------------------------------------------------------------------
+
+    async def join(
+        self, room_id: str, user: dict[str, str], notice: dict[str, Any]
+    ) -> tuple[bool, list[dict[str, str]]]:
+        """Count a session into the room; (the user was not there before, the room's users)."""
+        keys = [
+            f"{self.ns}:room:{room_id}:sessions",
+            f"{self.ns}:room:{room_id}:users",
+            f"{self.ns}:node:{self.node}:rooms",
+            self.room_channel(room_id),
+        ]
+        args = [user["user_id"], _json(user), f"{room_id}\t{user['user_id']}", _json(notice)]
+        count, users = await self._run(self._join, keys, args)
+        return int(count) == 1, [json.loads(u) for u in users]
+
+    async def leave(self, room_id: str, user: dict[str, str], notice: dict[str, Any]) -> bool:
+        """Count a session out of the room; True when it was the user's last anywhere (the notice went out)."""
+        keys = [
+            f"{self.ns}:room:{room_id}:sessions",
+            f"{self.ns}:room:{room_id}:users",
+            f"{self.ns}:node:{self.node}:rooms",
+            self.room_channel(room_id),
+        ]
+        args = [user["user_id"], f"{room_id}\t{user['user_id']}", _json(notice)]
+        return int(await self._run(self._leave, keys, args)) == 0
+
+    async def room_users(self, room_id: str) -> list[dict[str, str]]:
+        users = await self.call(lambda: self.client.hvals(f"{self.ns}:room:{room_id}:users"))
+        return [json.loads(u) for u in users]
+
+    async def online(self, user: dict[str, str], delta: int) -> None:
+        """Count a session of the user in (+1) or out (-1) of the site-wide online list."""
+        keys = [f"{self.ns}:online:sessions", f"{self.ns}:online:users", f"{self.ns}:node:{self.node}:online"]
+        await self._run(self._online, keys, [user["user_id"], _json(user), delta])
+
+    async def online_users(self) -> list[dict[str, str]]:
+        users = await self.call(lambda: self.client.hvals(f"{self.ns}:online:users"))
+        return [json.loads(u) for u in users]
+
+    # processes ------------------------------------------------------------------
+
+    async def beat(self, lifetime: float) -> None:
+        """Say this process is alive for ``lifetime`` seconds more."""
+
+        async def both() -> None:
+            await self.client.set(f"{self.ns}:node:{self.node}:alive", b"1", px=int(lifetime * 1000))
+            await self.client.sadd(f"{self.ns}:nodes", [self.node])
+
+        await self.call(both)
+
+    async def alive_nodes(self, nodes: set[str]) -> set[str]:
+        """Which of ``nodes`` still say they are alive."""
+        alive = set()
+        for node in nodes:
+            if await self._exists(f"{self.ns}:node:{node}:alive"):
+                alive.add(node)
+        return alive
+
+    async def _exists(self, key: str) -> bool:
+        return bool(await self.call(lambda: self.client.exists([key])))
+
+    async def nodes(self) -> set[str]:
+        members = await self.call(lambda: self.client.smembers(f"{self.ns}:nodes"))
+        return {m.decode() for m in members}
+
+    async def reap(self, node: str, *, even_alive: bool = False) -> int:
+        """Undo what a process contributed (exactly once); the leave notices sent, -1 if it is alive.
+
+        ``even_alive``: this process undoing its own contributions (it closed its
+        sessions when it lost Redis, and their departures could not be counted).
+        """
+        keys = [
+            f"{self.ns}:nodes",
+            f"{self.ns}:node:{node}:rooms",
+            f"{self.ns}:node:{node}:online",
+            f"{self.ns}:node:{node}:alive",
+        ]
+        return int(await self._run(self._reap, keys, [node, "1" if even_alive else "0", self.ns]))
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        await self.call(lambda: self.client.publish(channel, _json(payload)))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def new_node_id() -> str:
+    return f"n-{secrets.token_hex(4)}"
+
+
+def open_client(url: str) -> coredis.Redis[bytes]:
+    """A coredis client for ``url`` with the cluster's timeouts (enter it with ``async with``)."""
+    return coredis.Redis.from_url(
+        url, decode_responses=False, stream_timeout=TIMEOUT, connect_timeout=TIMEOUT
+    )
+
+
+@asynccontextmanager
+async def open_link(url: str, namespace: str = DEFAULT_NAMESPACE) -> AsyncIterator[RedisLink]:
+    """Connect to Redis at ``url``; the link, closed on the way out."""
+    client = open_client(url)
+    async with client:
+        yield RedisLink(client, new_node_id(), namespace, url)

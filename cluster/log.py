@@ -1,0 +1,95 @@
+"""The cluster's message log: numbered and published by Redis, stored by this process's journal.
+
+:class:`ClusterLog` is the :class:`storage.interface.MessageLog` rooms and the
+registry append to in cluster mode. One Lua script takes the next id from
+the cluster-wide counter and publishes the message on its channels (the
+room's, or the target's and sender's); then the local journal stores it in
+its next group commit, and :meth:`ClusterLog.announce` tells every process
+which ids were stored. Ack still means stored: the sender's ack waits on
+the local commit, and every receiver's delivery on the announcement.
+
+If Redis cannot be reached, :class:`cluster.link.ClusterUnavailable` (a
+:class:`storage.interface.LogUnavailable`) is raised and the sender is told
+to send again. If Redis lost its counter (a restart), the counter is set
+again above the highest stored id plus a margin, and the append retried once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actors.journal import Journal
+from cluster.link import ID_MARGIN, ClusterUnavailable, RedisLink
+from storage.interface import Commit, Draft, MessageStore
+from wire.clock import now_ms
+from wire.shapes import StoredMessage
+
+log = logging.getLogger(__name__)
+
+
+class ClusterLog:
+    def __init__(self, link: RedisLink, journal: Journal, store: MessageStore) -> None:
+        self._link = link
+        self._journal = journal
+        self._store = store
+        self._last_id = 0
+
+    @property
+    def last_id(self) -> int:
+        """The highest id this process has handed out."""
+        return self._last_id
+
+    async def setup_ids(self) -> None:
+        """Give Redis an id counter if it has none: above every stored id, plus a margin."""
+        floor = await self._store.max_message_id() + ID_MARGIN
+        if await self._link.init_ids(floor):
+            log.warning("the cluster's id counter was missing in Redis; it now starts above %d", floor)
+
+    async def append(self, draft: Draft) -> tuple[StoredMessage, Commit]:
+        timestamp = now_ms()
+        payload: dict[str, Any] = {
+            "k": draft.kind,
+            "ts": timestamp,
+            "sender": draft.sender.to_wire(),
+            "content": draft.content,
+            "origin": self._link.node,
+        }
+        if draft.kind == "group":
+            assert draft.room_id is not None
+            payload["room_id"] = draft.room_id
+            channels = [self._link.room_channel(draft.room_id)]
+        else:
+            assert draft.target_id is not None
+            payload["target_id"] = draft.target_id
+            channels = list(
+                dict.fromkeys(
+                    [self._link.user_channel(draft.target_id), self._link.user_channel(draft.sender.user_id)]
+                )
+            )
+        try:
+            message_id = await self._link.append(channels, payload)
+        except ClusterUnavailable:
+            await self.setup_ids()  # Redis may be back without its counter; raises again if it is not back
+            message_id = await self._link.append(channels, payload)
+        self._last_id = max(self._last_id, message_id)
+        stored = StoredMessage(
+            id=message_id,
+            timestamp=timestamp,
+            kind=draft.kind,
+            sender=draft.sender,
+            content=draft.content,
+            room_id=draft.room_id,
+            target_id=draft.target_id,
+        )
+        return stored, await self._journal.store(stored)
+
+    async def announce(self, batch: list[StoredMessage], stored: bool) -> None:
+        """Tell every process which ids this group commit stored (the journal's ``on_batch``)."""
+        ids = [m.id for m in batch]
+        try:
+            await self._link.publish(self._link.committed, {"ok": ids} if stored else {"failed": ids})
+        except ClusterUnavailable:
+            log.warning(
+                "could not announce %d stored messages; the other processes will look them up", len(ids)
+            )

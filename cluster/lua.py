@@ -1,0 +1,120 @@
+"""The Lua scripts that make each step atomic in Redis (Redis runs one script at a time).
+
+Keys (all under the cluster's namespace, ``chat:`` by default):
+
+* ``ids``: the cluster-wide message id counter.
+* ``room:<R>`` and ``user:<U>``: the channels a room's and a user's events are published on.
+* ``room:<R>:sessions`` (user -> sessions in the room, over every process) and
+  ``room:<R>:users`` (user -> their JSON, for online lists).
+* ``online:sessions`` and ``online:users``: the same, site-wide.
+* ``node:<P>:rooms`` (``"<R>\\t<U>"`` -> sessions) and ``node:<P>:online`` (user -> sessions):
+  what process P contributed, so that its death can be undone.
+* ``node:<P>:alive``: refreshed by P, with a short lifetime; ``nodes``: every known process.
+
+Payloads are JSON built by the caller; a script that numbers a message
+splices ``"id":<n>,`` in after the opening brace.
+"""
+
+from __future__ import annotations
+
+APPEND = """
+-- KEYS: ids, channel...   ARGV: payload (a JSON object)
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local id = redis.call('INCR', KEYS[1])
+local payload = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
+for i = 2, #KEYS do redis.call('PUBLISH', KEYS[i], payload) end
+return id
+"""
+
+DELIVERED = """
+-- KEYS: online:sessions   ARGV: user id
+return tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') > 0 and 1 or 0
+"""
+
+INIT_IDS = """
+-- KEYS: ids   ARGV: floor. Sets the counter only when Redis has lost it (or never had it).
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+
+JOIN = """
+-- KEYS: room sessions, room users, node rooms, channel
+-- ARGV: user id, user JSON, node field, notice payload ('' for none)
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+if n == 1 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  if ARGV[4] ~= '' then redis.call('PUBLISH', KEYS[4], ARGV[4]) end
+end
+return {n, redis.call('HVALS', KEYS[2])}
+"""
+
+LEAVE = """
+-- KEYS: room sessions, room users, node rooms, channel
+-- ARGV: user id, node field, notice payload
+local left = redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
+if left < 0 then redis.call('HDEL', KEYS[3], ARGV[2]) return -1 end
+if left == 0 then redis.call('HDEL', KEYS[3], ARGV[2]) end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('PUBLISH', KEYS[4], ARGV[3])
+end
+return n
+"""
+
+ONLINE = """
+-- KEYS: online sessions, online users, node online   ARGV: user id, user JSON, +1 or -1
+local left = redis.call('HINCRBY', KEYS[3], ARGV[1], tonumber(ARGV[3]))
+if left <= 0 then redis.call('HDEL', KEYS[3], ARGV[1]) end
+if left < 0 then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[3]))
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+elseif n == 1 and tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+return n
+"""
+
+REAP = """
+-- KEYS: nodes, node rooms, node online, node alive   ARGV: node id, '1' to reap even a live process, namespace
+-- Undo everything a dead process contributed, publishing one leave per user gone from a room.
+if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local leaves = 0
+local rooms = redis.call('HGETALL', KEYS[2])
+for i = 1, #rooms, 2 do
+  local tab = string.find(rooms[i], '\\t', 1, true)
+  local room, user = string.sub(rooms[i], 1, tab - 1), string.sub(rooms[i], tab + 1)
+  local ns = ARGV[3]
+  local sessions = ns .. ':room:' .. room .. ':sessions'
+  local users = ns .. ':room:' .. room .. ':users'
+  local n = redis.call('HINCRBY', sessions, user, -tonumber(rooms[i + 1]))
+  if n <= 0 then
+    local who = redis.call('HGET', users, user)
+    redis.call('HDEL', sessions, user)
+    redis.call('HDEL', users, user)
+    if who then
+      redis.call('PUBLISH', ns .. ':room:' .. room,
+        '{"k":"notice","event":"leave","room_id":' .. cjson.encode(room) .. ',"user":' .. who .. ',"ts":' .. now .. '}')
+      leaves = leaves + 1
+    end
+  end
+end
+local ns = ARGV[3]
+local online = redis.call('HGETALL', KEYS[3])
+for i = 1, #online, 2 do
+  local n = redis.call('HINCRBY', ns .. ':online:sessions', online[i], -tonumber(online[i + 1]))
+  if n <= 0 then
+    redis.call('HDEL', ns .. ':online:sessions', online[i])
+    redis.call('HDEL', ns .. ':online:users', online[i])
+  end
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SREM', KEYS[1], ARGV[1])
+return leaves
+"""

@@ -1,0 +1,116 @@
+"""The node actor: this process says it is alive, and undoes what dead processes left behind.
+
+Contract:
+
+* **Actor id** ``node``; one per process in cluster mode.
+* **Every** :data:`BEAT_EVERY` **seconds** it refreshes ``chat:node:<P>:alive``
+  for :data:`ALIVE_FOR` seconds. **Every** :data:`REAP_EVERY` **seconds** it
+  reaps each known process whose key has expired (:meth:`RedisLink.reap`:
+  its sessions leave every room and the online list, one ``leave`` notice
+  per user and room, exactly once however many processes reap at once), and
+  settles the commits this process still waits for whose announcement is
+  overdue, from the database.
+* **When Redis comes back** after the subscriber lost it (every session here
+  was closed with 1012, and their departures could not be counted), it
+  undoes this process's own counts once.
+* **At shutdown** it undoes this process's counts at once, so a graceful
+  stop leaves no ghost for the others to wait out.
+* **Failure policy**: Redis unreachable is logged once per outage and
+  retried on the next beat; nothing else can fail.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from actors.logs import supervision_event
+from cluster.commits import CommitBoard
+from cluster.link import ClusterUnavailable, RedisLink
+from storage.interface import StoredIds
+
+log = logging.getLogger(__name__)
+
+BEAT_EVERY = 1.5
+ALIVE_FOR = 5.0
+REAP_EVERY = 2.0
+ANNOUNCEMENT_OVERDUE = 3.0
+"""Seconds after which a commit is looked up in the database if its process is dead..."""
+ANNOUNCEMENT_LOST = 30.0
+"""...and after which it is looked up whatever (its announcement was lost)."""
+
+
+class Node:
+    def __init__(self, link: RedisLink, board: CommitBoard, messages: StoredIds) -> None:
+        self._link = link
+        self._board = board
+        self._messages = messages
+        self._reset_needed = False
+        self._unreachable = False
+
+    def lost_redis(self) -> None:
+        """The subscription was lost: this process's counts are stale; undo them once Redis is back."""
+        self._reset_needed = True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        link = self._link
+        await link.beat(ALIVE_FOR)  # raises if Redis cannot be reached at start: the server does not start
+        supervision_event("node", "started", parent="root", reason=f"node {link.node}")
+        task_status.started()
+        next_reap = trio.current_time()
+        try:
+            while True:
+                try:
+                    await link.beat(ALIVE_FOR)
+                    if self._reset_needed:
+                        self._reset_needed = False
+                        gone = await link.reap(link.node, even_alive=True)
+                        await link.beat(ALIVE_FOR)
+                        log.warning(
+                            "Redis is back: undid this process's stale presence (%d leave notices)", gone
+                        )
+                    if trio.current_time() >= next_reap:
+                        next_reap = trio.current_time() + REAP_EVERY
+                        await self._reap_the_dead()
+                        await self._settle_overdue()
+                    if self._unreachable:
+                        self._unreachable = False
+                        log.warning("Redis answers again")
+                except ClusterUnavailable as exc:
+                    if not self._unreachable:
+                        self._unreachable = True
+                        log.error("Redis cannot be reached (%s): sending is refused until it answers", exc)
+                await trio.sleep(BEAT_EVERY)
+        finally:
+            with trio.move_on_after(2, shield=True):
+                try:
+                    await link.reap(link.node, even_alive=True)
+                except ClusterUnavailable:
+                    pass
+            supervision_event("node", "stopped", parent="root")
+
+    async def _reap_the_dead(self) -> None:
+        for node in await self._link.nodes():
+            if node != self._link.node:
+                gone = await self._link.reap(node)
+                if gone >= 0:
+                    log.warning(
+                        "process %s stopped answering: its sessions left (%d leave notices)", node, gone
+                    )
+
+    async def _settle_overdue(self) -> None:
+        overdue = self._board.overdue(ANNOUNCEMENT_OVERDUE)
+        if not overdue:
+            return
+        alive = await self._link.alive_nodes({origin for _, origin in overdue})
+        due = [
+            message_id
+            for message_id, origin in overdue
+            if origin not in alive or message_id in {i for i, _ in self._board.overdue(ANNOUNCEMENT_LOST)}
+        ]
+        if not due:
+            return
+        stored = await self._messages.stored_ids(due)
+        for message_id in due:
+            self._board.resolve(message_id, message_id in stored)

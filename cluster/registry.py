@@ -1,0 +1,164 @@
+"""The registry in cluster mode: this process's sessions; who is online anywhere is Redis's.
+
+Contract (what differs from :class:`actors.registry.Registry`, which it extends):
+
+* **Presence**: each session counts in and out of Redis's site-wide online
+  counts (:meth:`cluster.link.RedisLink.online`); online lists are read from
+  there, the union over processes, each user once.
+* **Following**: while a user has a session here, this process follows the
+  user's channel, on which their private messages (to them and from them)
+  are published in id order (:class:`cluster.log.ClusterLog`); the
+  subscriber hands each to :meth:`actors.registry.Registry` as
+  :class:`actors.messages.PublishedPrivate`, delivered once announced stored.
+* **delivered** in a private ``ack``: the target has a session on any process.
+* **Closing a user's sessions** (logout, password change) is published on
+  the control channel, so every process closes those it holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from actors.delivery import store_then_deliver
+from actors.handle import SessionHandle
+from actors.messages import (
+    CloseUserSessions,
+    GetOnline,
+    ListOnline,
+    PublishedPrivate,
+    RegisterSession,
+    RegistryMsg,
+    RoutePrivate,
+    UnregisterSession,
+)
+from actors.ref import ActorGone, ActorRef
+from actors.registry import Registry
+from cluster.commits import CommitBoard
+from cluster.link import ClusterUnavailable, RedisLink
+from cluster.subscriber import Subscriber, message_of
+from storage.interface import Draft
+from wire import events
+from wire.events import OutFrame
+from wire.shapes import User
+
+
+class ClusterRegistry(Registry):
+    def __init__(
+        self, *args: Any, link: RedisLink, subscriber: Subscriber, board: CommitBoard, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._link = link
+        self._subscriber = subscriber
+        self._board = board
+        self._user_upto: dict[str, int] = {}  # user -> last private id that reached (or passed) them here
+
+    async def _handle(self, message: RegistryMsg) -> None:
+        match message:
+            case RegisterSession(session):
+                user_id = session.user.user_id
+                first = not self.presence.sessions_of(user_id)
+                await super()._handle(message)
+                if first:
+                    await self._follow(user_id)
+                    with contextlib.suppress(ClusterUnavailable):
+                        # Numbered before this: history (``sync`` reads it); after it: live.
+                        self._user_upto[user_id] = await self._link.last_id()
+                self._connected_at[session.session_id] = self._user_upto.get(user_id, 0)
+                with contextlib.suppress(ClusterUnavailable):
+                    await self._link.online(session.user.to_wire(), +1)
+            case UnregisterSession(session):
+                await super()._handle(message)
+                with contextlib.suppress(ClusterUnavailable):
+                    await self._link.online(session.user.to_wire(), -1)
+                if not self.presence.sessions_of(session.user.user_id):
+                    self._user_upto.pop(session.user.user_id, None)
+                    await self._subscriber.unfollow(self._link.user_channel(session.user.user_id))
+            case RoutePrivate(session, target, content, ref, accepted):
+                await self._cluster_route(session, target, content, ref, accepted)
+            case ListOnline(session, ref):
+                try:
+                    session.deliver(events.online(await self._online(), ref))
+                except ClusterUnavailable:
+                    session.deliver(
+                        events.error_frame("unavailable", "the online list cannot be read right now", ref)
+                    )
+            case GetOnline(reply):
+                try:
+                    reply.send(await self._online())
+                except ClusterUnavailable:
+                    reply.send(self.presence.online())
+            case _:
+                await super()._handle(message)
+
+    def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
+        super()._hand_private(frame, message_id, user_id)
+        if user_id in self._user_upto:
+            self._user_upto[user_id] = max(self._user_upto[user_id], message_id)
+
+    async def _online(self) -> list[User]:
+        return [User(u["user_id"], u["username"]) for u in await self._link.online_users()]
+
+    async def _follow(self, user_id: str) -> None:
+        ref, board, node = self.ref, self._board, self._link.node
+        assert ref is not None
+
+        async def route(payload: dict[str, Any]) -> None:
+            message = message_of(payload)
+            commit = board.expect(message.id, str(payload.get("origin", node)))
+            with contextlib.suppress(ActorGone):
+                await ref.tell(PublishedPrivate(events.message(message), commit, message.id, user_id))
+
+        await self._subscriber.follow(self._link.user_channel(user_id), route)
+
+    async def _cluster_route(
+        self, session: SessionHandle, target: User, content: str, ref: Any, accepted: float
+    ) -> None:
+        try:
+            delivered = await self._link.user_online(target.user_id)
+        except ClusterUnavailable:
+            session.deliver(
+                events.error_frame("unavailable", "messages cannot be ordered right now; send it again", ref)
+            )
+            return
+        draft = Draft(kind="private", sender=session.user, content=content, target_id=target.user_id)
+        await store_then_deliver(
+            self._journal, self._delivery, draft, session, ref, accepted, _nobody, delivered=delivered
+        )
+
+    async def _close_user_sessions(
+        self, user_id: str, token_id: str | None, code: int, reason: str, *, here_only: bool
+    ) -> None:
+        if not here_only:
+            order = {
+                "order": "close",
+                "user_id": user_id,
+                "token_id": token_id,
+                "code": code,
+                "reason": reason,
+            }
+            try:
+                await self._link.publish(self._link.control, order)
+                return  # every process, this one included, closes its own on hearing it
+            except ClusterUnavailable:
+                pass  # at least here; the other processes lost Redis too and closed theirs
+        await super()._close_user_sessions(user_id, token_id, code, reason, here_only=True)
+
+
+def _nobody(frame: OutFrame, stored: Any) -> None:
+    """Private messages reach their receivers through the users' channels, here as everywhere."""
+
+
+async def apply_control(registry: ActorRef[RegistryMsg], order: dict[str, Any]) -> None:
+    """A control order heard on the cluster's channel, applied to this process's sessions."""
+    if order.get("order") == "close":
+        with contextlib.suppress(ActorGone):
+            await registry.tell(
+                CloseUserSessions(
+                    str(order["user_id"]),
+                    order.get("token_id"),
+                    int(order["code"]),
+                    str(order["reason"]),
+                    here_only=True,
+                )
+            )

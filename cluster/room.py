@@ -1,0 +1,206 @@
+"""The room actor in cluster mode: this process's members of a room; the room's order lives in Redis.
+
+Contract (what differs from :class:`actors.room.Room`, which it extends):
+
+* **Members**: only the sessions of this process. Who is in the room
+  cluster-wide, and the ``join``/``leave`` notices, are Redis's
+  (:mod:`cluster.presence` scripts through :class:`cluster.link.RedisLink`):
+  a user's first session anywhere gets one ``join``, the last one one ``leave``.
+* **Posting**: a message is numbered and published by Redis and stored by
+  this process's journal (:class:`cluster.log.ClusterLog`); the sender's
+  ``ack`` follows the local commit as in one process. The message itself
+  reaches every member, here and elsewhere, the same way: published on the
+  room's channel, received by each process's subscriber and delivered here
+  in id order once its commit is announced (:class:`actors.messages.Published`).
+* **Following**: while it runs, the room follows its channel; it stops
+  following when it stops (no member here for ``limits.room_idle_seconds``).
+* **Joining** answers through the delivery queue, so that the reply sits
+  exactly between the messages delivered before the join and those after;
+  with ``since`` it carries what was missed up to the last message queued here.
+* **Redis unreachable**: a post is refused with ``unavailable`` (by
+  :func:`actors.delivery.store_then_deliver`); so is a join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors.delivery import Delivery, store_then_deliver
+from actors.handle import SessionHandle
+from actors.messages import (
+    GetMembers,
+    JoinRoom,
+    LeaveRoom,
+    ListMembers,
+    PostGroup,
+    Published,
+    RoomMsg,
+    SessionGone,
+)
+from actors.ref import ActorGone, ActorRef
+from actors.room import Room
+from actors.room_state import Joined, Left
+from cluster.commits import CommitBoard
+from cluster.link import ClusterUnavailable, RedisLink
+from cluster.subscriber import Subscriber, message_of, notice_of
+from storage.interface import Draft
+from wire import events
+from wire.clock import now_ms
+from wire.commands import Ref
+from wire.events import OutFrame, Recovery
+from wire.shapes import User
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterParts:
+    """What a cluster room needs besides what every room has."""
+
+    link: RedisLink
+    subscriber: Subscriber
+    board: CommitBoard
+
+
+class ClusterRoom(Room):
+    def __init__(self, *args: Any, cluster: ClusterParts, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cluster = cluster
+        self._channel = cluster.link.room_channel(self.state.info.room_id)
+
+    async def run(
+        self,
+        mailbox: trio.MemoryReceiveChannel[RoomMsg],
+        ref: ActorRef[RoomMsg] | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> str | None:
+        assert ref is not None, "a cluster room is started by the room supervisor, which gives its ref"
+        board, node = self._cluster.board, self._cluster.link.node
+
+        async def route(payload: dict[str, Any]) -> None:
+            if payload.get("k") == "notice":
+                published = Published(notice_of(payload), None, None, payload.get("skip"))
+            else:
+                message = message_of(payload)
+                commit = board.expect(message.id, str(payload.get("origin", node)))
+                published = Published(events.message(message), commit, message.id)
+            with contextlib.suppress(ActorGone):  # stopped meanwhile: it had nobody to give it to
+                await ref.tell(published)
+
+        await self._cluster.subscriber.follow(self._channel, route)
+        with contextlib.suppress(ClusterUnavailable):
+            # Everything numbered before this is history: a join with ``since`` reads it from the database.
+            self._last_queued = max(self._last_queued, await self._cluster.link.last_id())
+        try:
+            return await super().run(mailbox, ref, task_status=task_status)
+        finally:
+            with trio.move_on_after(2, shield=True):
+                await self._cluster.subscriber.unfollow(self._channel)
+
+    async def _handle(self, message: RoomMsg) -> None:
+        match message:
+            case JoinRoom(session, ref, since):
+                await self._cluster_join(session, ref, since)
+            case LeaveRoom(session, ref):
+                await self._cluster_leave(session, ref, quiet=False)
+            case SessionGone(session):
+                await self._cluster_leave(session, None, quiet=True)
+            case PostGroup(session, content, ref, accepted):
+                await self._cluster_post(session, content, ref, accepted)
+            case ListMembers(session, ref):
+                try:
+                    users = await self._room_users()
+                except ClusterUnavailable:
+                    session.deliver(
+                        events.error_frame("unavailable", "the online list cannot be read right now", ref)
+                    )
+                    return
+                session.deliver(events.online(users, ref, room_id=self.state.info.room_id))
+            case GetMembers(reply):
+                try:
+                    reply.send(await self._room_users())
+                except ClusterUnavailable:
+                    reply.send(self.state.online())  # the best this process knows
+            case _:
+                await super()._handle(message)
+
+    async def _room_users(self) -> list[User]:
+        return [
+            User(u["user_id"], u["username"])
+            for u in await self._cluster.link.room_users(self.state.info.room_id)
+        ]
+
+    async def _cluster_post(self, session: SessionHandle, content: str, ref: Ref, accepted: float) -> None:
+        room_id = self.state.info.room_id
+        if not self.state.is_member(session.session_id):
+            session.deliver(events.error_frame("not_in_room", f"join room {room_id} before posting", ref))
+            return
+        draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
+        # The copy to the room (the sender's own sessions included) comes back through the channel.
+        await store_then_deliver(self._journal, self._delivery, draft, session, ref, accepted, _nobody)
+
+    async def _cluster_join(self, session: SessionHandle, ref: Ref, since: int | None) -> None:
+        room_id, user = self.state.info.room_id, session.user
+        outcome = self.state.join(session, recovering=True)
+        users: list[User] | None = None
+        if outcome is not Joined.AGAIN:
+            notice = {
+                "k": "notice",
+                "event": "join",
+                "room_id": room_id,
+                "user": user.to_wire(),
+                "ts": now_ms(),
+                "skip": session.session_id,
+            }
+            try:
+                _, listed = await self._cluster.link.join(room_id, user.to_wire(), notice)
+            except ClusterUnavailable:
+                self.state.leave(session.session_id)
+                session.deliver(
+                    events.error_frame("unavailable", "joining is not possible right now; try again", ref)
+                )
+                return
+            users = [User(u["user_id"], u["username"]) for u in listed]
+        recovery, upto = self._recovery, self._last_queued
+        found: list[Recovery] = []
+
+        async def read() -> None:
+            nonlocal users
+            if users is None:
+                with contextlib.suppress(ClusterUnavailable):
+                    users = await self._room_users()
+            if since is not None and recovery is not None:
+                found.append(await recovery.room(room_id, since, upto))
+
+        def reply() -> None:
+            listed = users if users is not None else self.state.online()
+            session.deliver(events.joined(self._wire_room, listed, ref, found[0] if found else None))
+            self.state.go_live(session.session_id)
+
+        await self._delivery.push(Delivery(None, reply, prepare=read))
+
+    async def _cluster_leave(self, session: SessionHandle, ref: Ref, *, quiet: bool) -> None:
+        room_id, user = self.state.info.room_id, session.user
+        outcome = self.state.leave(session.session_id)
+        if outcome is Left.NOT_MEMBER:
+            if not quiet:
+                session.deliver(events.error_frame("not_in_room", f"you are not in room {room_id}", ref))
+            return
+        if not quiet:
+            session.deliver(events.left(room_id, ref))
+        notice = {"k": "notice", "event": "leave", "room_id": room_id, "user": user.to_wire(), "ts": now_ms()}
+        with contextlib.suppress(ClusterUnavailable):  # the process undoes its counts once Redis is back
+            await self._cluster.link.leave(room_id, user.to_wire(), notice)
+
+    def _fan_out(self, frame: OutFrame, *, skip: str | None = None) -> None:
+        """Give a published frame to this process's members; one that is gone leaves through its session."""
+        for session_id, session in self.state.members.items():
+            if session_id != skip:
+                session.deliver(frame)
+
+
+def _nobody(frame: OutFrame, stored: Any) -> None:
+    """The sender's process does not hand its own message out: the channel brings it to everyone."""

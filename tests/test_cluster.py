@@ -1,0 +1,176 @@
+"""The cluster mode, two server processes' worth of actors over one database and one Redis.
+
+These tests run two servers in this process (each its own actors, its own
+port, its own Redis link), sharing a fresh database and a Redis namespace of
+their own; the tests that need real processes (kill -9, the load balancer)
+are in test_cluster_processes.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tests.conftest import JWT_SECRET, Api, Connect, Peer, Server, start_server
+from web.config import Config
+
+pytestmark = pytest.mark.cluster
+
+
+@dataclass
+class Pair:
+    a: Server
+    b: Server
+    api_a: Api
+    api_b: Api
+    connect_a: Connect
+    connect_b: Connect
+
+
+def cluster_config(tmp_path: Path, db_url: str, redis_url: str, **changes: Any) -> Config:
+    """What every process of one test's cluster shares: the database, Redis and a namespace of its own."""
+    return Config(
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "data",
+        db_url=db_url,
+        jwt_secret=JWT_SECRET,
+        shutdown_timeout=5,
+        redis_url=redis_url,
+        redis_namespace=f"test{secrets.token_hex(4)}",
+        **changes,
+    )
+
+
+@pytest.fixture
+async def pair(
+    tmp_path: Path, cluster_db_url: str, redis_url: str, nursery: trio.Nursery
+) -> AsyncIterator[Pair]:
+    shared = cluster_config(tmp_path, cluster_db_url, redis_url, rate_limit_enabled=False)
+    a = await start_server(nursery, shared)
+    b = await start_server(nursery, shared)
+    pair = Pair(a, b, Api(a), Api(b), Connect(a, nursery), Connect(b, nursery))
+    yield pair
+    await pair.api_a.http.aclose()
+    await pair.api_b.http.aclose()
+
+
+async def frames(peer: Peer, kind: str, count: int, **fields: Any) -> list[dict[str, Any]]:
+    got = []
+    while len(got) < count:
+        got.append(await peer.expect(kind, timeout=10, **fields))
+    return got
+
+
+async def until_online(peer: Peer, user_id: str) -> None:
+    """Until ``user_id`` is in the site-wide online list (another process counts a session in on its own time)."""
+    with trio.fail_after(10):
+        while user_id not in [u["user_id"] for u in (await peer.command({"type": "online"}))["users"]]:
+            await trio.sleep(0.02)
+
+
+async def nothing_more(peer: Peer, kind: str, seconds: float = 0.5) -> None:
+    with trio.move_on_after(seconds):
+        frame = await peer.expect(kind, timeout=seconds + 1)
+        raise AssertionError(f"unexpected {kind}: {frame}")
+
+
+async def test_a_group_message_reaches_every_member_on_both_processes_once(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    a = await pair.connect_a(alice, join="lobby")
+    b = await pair.connect_b(bob, join="lobby")
+    ack = await a.command({"type": "group", "room_id": "lobby", "content": "across"})
+    assert ack["type"] == "ack"
+    for peer in (a, b):
+        got = await peer.expect("group", timeout=10)
+        assert (got["id"], got["content"]) == (ack["id"], "across")
+        await nothing_more(peer, "group")
+
+
+async def test_every_member_everywhere_sees_one_order_equal_to_the_history(pair: Pair) -> None:
+    accounts = [await pair.api_a.account() for _ in range(4)]
+    senders = [
+        await pair.connect_a(accounts[0], join="lobby"),
+        await pair.connect_b(accounts[1], join="lobby"),
+    ]
+    readers = [
+        await pair.connect_a(accounts[2], join="lobby"),
+        await pair.connect_b(accounts[3], join="lobby"),
+    ]
+
+    async def send(peer: Peer, name: str) -> None:
+        for n in range(40):
+            await peer.send({"type": "group", "room_id": "lobby", "content": f"{name}{n}"})
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send, senders[0], "a")
+        nursery.start_soon(send, senders[1], "b")
+    seen = [[m["id"] for m in await frames(r, "group", 80)] for r in readers]
+    assert seen[0] == seen[1] == sorted(seen[0])
+    history = await pair.api_b.call(
+        "GET", "/api/v1/rooms/lobby/messages", params={"limit": 200}, token=accounts[3].token
+    )
+    assert [m["id"] for m in history.json()["messages"]] == seen[0]
+
+
+async def test_a_private_message_reaches_the_target_and_the_sender_wherever_they_are(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    alice_a = await pair.connect_a(alice)
+    alice_b = await pair.connect_b(alice)
+    bob_b = await pair.connect_b(bob)
+    await until_online(alice_a, bob.user_id)  # bob's process has counted his session in
+    ack = await alice_a.command({"type": "private", "target_id": bob.user_id, "content": "psst"})
+    assert ack["type"] == "ack" and ack["delivered"] is True
+    for peer in (alice_a, alice_b, bob_b):
+        got = await peer.expect("private", timeout=10)
+        assert (got["id"], got["content"], got["target_id"]) == (ack["id"], "psst", bob.user_id)
+    offline = await pair.api_a.account()
+    stored = await alice_b.command({"type": "private", "target_id": offline.user_id, "content": "later"})
+    assert stored["delivered"] is False
+
+
+async def test_presence_is_the_union_and_each_user_joins_and_leaves_once(pair: Pair) -> None:
+    alice, carol = await pair.api_a.account(), await pair.api_a.account()
+    watcher = await pair.connect_b(carol, join="lobby")
+    phone = await pair.connect_a(alice, join="lobby")
+    assert (await watcher.expect("system", timeout=10, event="join"))["user"] == alice.user
+    laptop = await pair.connect_b(alice)
+    joined = await laptop.command({"type": "join", "room_id": "lobby"})
+    assert sorted(u["user_id"] for u in joined["users"]) == sorted([alice.user_id, carol.user_id])
+    await nothing_more(watcher, "system")
+    for peer in (phone, watcher):
+        online = await peer.command({"type": "online", "room_id": "lobby"})
+        assert sorted(u["user_id"] for u in online["users"]) == sorted([alice.user_id, carol.user_id])
+        site = await peer.command({"type": "online"})
+        assert [u["user_id"] for u in site["users"]].count(alice.user_id) == 1
+    await phone.command({"type": "leave", "room_id": "lobby"})
+    await nothing_more(watcher, "system")
+    await laptop.command({"type": "leave", "room_id": "lobby"})
+    assert (await watcher.expect("system", timeout=10, event="leave"))["user"] == alice.user
+    await nothing_more(watcher, "system")
+
+
+async def test_a_process_that_stops_gracefully_leaves_no_ghost(
+    tmp_path: Path, cluster_db_url: str, redis_url: str, nursery: trio.Nursery
+) -> None:
+    shared = cluster_config(tmp_path, cluster_db_url, redis_url)
+    a = await start_server(nursery, shared)
+    api = Api(a)
+    alice, bob = await api.account(), await api.account()
+    watcher = await Connect(a, nursery)(alice, join="lobby")
+    async with trio.open_nursery() as b_nursery:
+        b = await start_server(b_nursery, shared)
+        await Connect(b, b_nursery)(bob, join="lobby")
+        assert (await watcher.expect("system", timeout=10, event="join"))["user"] == bob.user
+        b.stop.set()
+    assert (await watcher.expect("system", timeout=10, event="leave"))["user"] == bob.user
+    await nothing_more(watcher, "system")
+    online = await watcher.command({"type": "online"})
+    assert [u["user_id"] for u in online["users"]] == [alice.user_id]
+    await api.http.aclose()
