@@ -10,6 +10,9 @@ Keys (all under the cluster's namespace, ``chat:`` by default):
 * ``node:<P>:rooms`` (``"<R>\\t<U>"`` -> sessions) and ``node:<P>:online`` (user -> sessions):
   what process P contributed, so that its death can be undone.
 * ``node:<P>:alive``: refreshed by P, with a short lifetime; ``nodes``: every known process.
+* ``rate:<W>:<K>``: a sliding window's events for key K (:mod:`cluster.throttle`), a sorted set
+  of one unique member per event scored by Redis's clock in milliseconds, expiring when the newest
+  event leaves the window; ``flag:<F>:<K>``: a flag with a lifetime (a login's known address).
 
 Payloads are JSON built by the caller; a script that numbers a message
 splices ``"id":<n>,`` in after the opening brace.
@@ -117,4 +120,58 @@ end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SREM', KEYS[1], ARGV[1])
 return leaves
+"""
+
+TAKE = """
+-- KEYS: window 1..n, then optionally a flag   ARGV: member, n, then limit and span (ms) of each window
+-- Count ``member`` now in every window, or in none when one is full: {0, i, ms until the first
+-- window i that is full frees a place} or {1, windows counted, 0}. While the flag exists, the last
+-- window is neither checked nor counted (a login from an address the account is known at).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = tonumber(ARGV[2])
+if #KEYS > n and redis.call('EXISTS', KEYS[n + 1]) == 1 then n = n - 1 end
+for i = 1, n do
+  local limit, span = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    local oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
+    return {0, i, span - (now - oldest)}
+  end
+end
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i]))
+end
+return {1, n, 0}
+"""
+
+RECORD = """
+-- KEYS: window   ARGV: member, limit, span (ms)
+-- Count an event whatever the count (a login body that could not be read). Past the limit only the
+-- newest ``limit`` events are kept: a place frees when the oldest of those leaves the window.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
+GIVE_BACK = """
+-- KEYS: window...   ARGV: member
+-- Take back the places ``member`` took (an attempt that was not checked after all).
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+SETTLE = """
+-- KEYS: window 1..n, a window to empty, a flag   ARGV: member, the flag's lifetime (ms)
+-- An attempt that turned out fine: its places back, one window emptied, the flag set (a login that
+-- succeeded: the pair's failures forgotten, the address known).
+for i = 1, #KEYS - 2 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[#KEYS - 1])
+redis.call('SET', KEYS[#KEYS], '1', 'PX', tonumber(ARGV[2]))
+return 1
 """

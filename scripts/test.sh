@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Set up a virtual environment (first run only) and run the whole test suite:
-# the Trio tests on SQLite, the browser test, then the storage-backed tests
-# again on MariaDB and on PostgreSQL. They run as separate processes: Tortoise
-# caches dialect-specific SQL on the model classes, so one process cannot talk
-# to two databases, and Playwright's asyncio loop must not share a process
-# with the Trio tests. The cluster tests (servers over MariaDB or PostgreSQL
-# and Redis, processes behind HAProxy) run last, one process per database.
+# the Trio tests on SQLite, the browser tests, then the storage-backed tests
+# again on MariaDB and on PostgreSQL, then the cluster tests (servers over
+# MariaDB or PostgreSQL and Redis, processes behind HAProxy).
+#
+# They run as separate pytest processes: Tortoise caches dialect-specific SQL
+# on the model classes, so one process cannot talk to two databases, and
+# Playwright's asyncio loop must not share a process with the Trio tests.
+# The MariaDB and PostgreSQL processes of each stage run side by side (they
+# mostly wait on their database servers); each one's output is printed whole
+# when it ends, so that two reports never interleave.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
@@ -13,22 +17,44 @@ cd "$(dirname "$0")/.."
 echo "ruff and mypy --strict over actors/, storage/, web/, wire/, transport/, cluster/"
 .venv/bin/ruff check actors storage web wire transport cluster || exit 1
 .venv/bin/mypy || exit 1
-.venv/bin/python -m pytest -m "not mariadb and not postgres and not browser and not cluster" "$@"
-sqlite_status=$?
-.venv/bin/python -m pytest -m browser "$@"
-browser_status=$?
-[ "$browser_status" -eq 5 ] && browser_status=0
-.venv/bin/python -m pytest -m "mariadb and not cluster" "$@"
-mariadb_status=$?
-[ "$mariadb_status" -eq 5 ] && mariadb_status=0  # no test selected (filtered out by the caller's arguments)
-.venv/bin/python -m pytest -m "postgres and not cluster" "$@"
-postgres_status=$?
-[ "$postgres_status" -eq 5 ] && postgres_status=0
-.venv/bin/python -m pytest -m "cluster and mariadb" "$@"
-cluster_status=$?
-[ "$cluster_status" -eq 5 ] && cluster_status=0
-.venv/bin/python -m pytest -m "cluster and postgres" "$@"
-cluster_pg_status=$?
-[ "$cluster_pg_status" -eq 5 ] && cluster_pg_status=0
-[ "$sqlite_status" -eq 5 ] && sqlite_status=0
-exit $(( sqlite_status || browser_status || mariadb_status || postgres_status || cluster_status || cluster_pg_status ))
+
+failed=0
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
+# pytest's exit status 5 means "no test selected" (the caller's -k or -m filtered them all out).
+settle() { [ "$1" -eq 0 ] || [ "$1" -eq 5 ] || failed=1; }
+
+stage() {  # stage TITLE MARKERS [pytest args]: one pytest process, its output straight to ours
+  local title="$1" markers="$2"
+  shift 2
+  echo "== $title"
+  .venv/bin/python -m pytest -m "$markers" "$@"
+  settle $?
+}
+
+side_by_side() {  # side_by_side TITLE_A MARKERS_A TITLE_B MARKERS_B [pytest args]
+  local title_a="$1" markers_a="$2" title_b="$3" markers_b="$4"
+  shift 4
+  echo "== $title_a and $title_b, side by side"
+  .venv/bin/python -m pytest -m "$markers_a" "$@" >"$logs/a" 2>&1 &
+  local pid_a=$!
+  .venv/bin/python -m pytest -m "$markers_b" "$@" >"$logs/b" 2>&1 &
+  local pid_b=$!
+  wait "$pid_a"
+  local status_a=$?
+  wait "$pid_b"
+  local status_b=$?
+  echo "== $title_a"
+  cat "$logs/a"
+  echo "== $title_b"
+  cat "$logs/b"
+  settle "$status_a"
+  settle "$status_b"
+}
+
+stage "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
+stage "browser" "browser" "$@"
+side_by_side "MariaDB" "mariadb and not cluster" "PostgreSQL" "postgres and not cluster" "$@"
+side_by_side "cluster on MariaDB" "cluster and mariadb" "cluster on PostgreSQL" "cluster and postgres" "$@"
+exit "$failed"

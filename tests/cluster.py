@@ -59,8 +59,16 @@ from tests.conftest import MARIADB, POSTGRES, _mariadb, _postgres, require_maria
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-c", "from web.server import main; main()"]
 REDIS_URL = "redis://127.0.0.1:6379/15"
+RUN_PREFIX = f"test{secrets.token_hex(3)}"
+"""Begins every Redis namespace this pytest process makes: the redis_url fixture
+cleans up after its own tests without touching another run's keys."""
 STOP_TIMEOUT = 10.0  # the server's own graceful shutdown takes up to server.shutdown_timeout (8 s)
 START_TIMEOUT = 30.0
+
+
+def fresh_namespace() -> str:
+    """A Redis namespace for one cluster: its keys and channels, no one else's."""
+    return f"{RUN_PREFIX}-{secrets.token_hex(4)}"
 
 
 def _load_haproxy_config() -> ModuleType:
@@ -333,7 +341,7 @@ async def open_cluster(
         CHAT_HOST="127.0.0.1",
         CHAT_DB_URL=db_url,
         CHAT_REDIS_URL=redis_url,
-        CHAT_REDIS_NAMESPACE=f"test-{secrets.token_hex(4)}",  # this cluster's keys and channels only
+        CHAT_REDIS_NAMESPACE=fresh_namespace(),  # this cluster's keys and channels only
         CHAT_JWT_SECRET=jwt_secret or secrets.token_urlsafe(48),
         CHAT_PUBLIC_ORIGIN=f"http://127.0.0.1:{balancer_port}",
         CHAT_TRUSTED_PROXIES="127.0.0.1",
@@ -398,14 +406,19 @@ def cluster_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """Redis database 15, empty before the test and after it."""
-    if redis_command(REDIS_URL, "FLUSHDB") is None:
+    """Redis database 15; the test's namespaces are deleted after it.
+
+    Not FLUSHDB: other test processes (the other database's cluster tests, a
+    developer's second run) may be using the same database at the same time.
+    """
+    if redis_command(REDIS_URL, "PING") is None:
         _unavailable(
             "Redis is not answering at 127.0.0.1:6379 "
             "(start it: redis-server --daemonize yes --bind 127.0.0.1 --save '' --appendonly no)"
         )
     yield REDIS_URL
-    redis_command(REDIS_URL, "FLUSHDB")
+    forget = "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end return 0"
+    redis_command(REDIS_URL, f'EVAL "{forget}" 0 {RUN_PREFIX}-*')
 
 
 @pytest.fixture
@@ -424,21 +437,18 @@ CLUSTERS = pytest.StashKey[list[Cluster]]()
 async def start_cluster(
     request: pytest.FixtureRequest, tmp_path: Path, cluster_db_url: str, redis_url: str, haproxy: str
 ) -> AsyncIterator[StartCluster]:
-    """``await start_cluster(n, **open_cluster_options)``: a running cluster, stopped when the test ends."""
+    """``await start_cluster(n, **open_cluster_options)``: a running cluster, stopped when the test ends.
+
+    ``redis_url`` may be given, for a test that runs a Redis of its own (to stop and start it).
+    """
     clusters = request.node.stash.setdefault(CLUSTERS, [])
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(processes: int, **options: Any) -> Cluster:
             run_dir = tmp_path / f"cluster{len(clusters)}"
+            options.setdefault("redis_url", redis_url)
             cluster = await stack.enter_async_context(
-                open_cluster(
-                    run_dir,
-                    processes,
-                    db_url=cluster_db_url,
-                    redis_url=redis_url,
-                    haproxy=haproxy,
-                    **options,
-                )
+                open_cluster(run_dir, processes, db_url=cluster_db_url, haproxy=haproxy, **options)
             )
             clusters.append(cluster)
             return cluster

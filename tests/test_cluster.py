@@ -8,7 +8,6 @@ are in test_cluster_processes.py.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import trio
 
+from tests.cluster import fresh_namespace
 from tests.conftest import JWT_SECRET, Api, Connect, Peer, Server, start_server
 from web.config import Config
 
@@ -43,7 +43,7 @@ def cluster_config(tmp_path: Path, db_url: str, redis_url: str, **changes: Any) 
         jwt_secret=JWT_SECRET,
         shutdown_timeout=5,
         redis_url=redis_url,
-        redis_namespace=f"test{secrets.token_hex(4)}",
+        redis_namespace=fresh_namespace(),
         **changes,
     )
 

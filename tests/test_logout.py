@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+import time
+
 import trio
 from trio_websocket import ConnectionClosed
 
+from storage.database import open_database
 from tests.conftest import Account, Api, Connect, Peer, start_server, with_config
 from web.config import Config
+from web.revocation import Revocations
+from web.tokens import Claims
 
 
 async def login(api: Api, account: Account, password: str | None = None) -> str:
@@ -135,3 +141,20 @@ async def test_a_logout_outlives_a_restart(config: Config, nursery: trio.Nursery
         assert await me(api, await login(api, account)) == 200
     finally:
         await api.http.aclose()
+
+
+async def test_a_token_newer_than_the_generation_a_process_heard_of_is_checked_in_the_database(
+    db_url: str,
+) -> None:
+    """Two processes' tables over one database, before the announcement of a password change arrives."""
+    async with open_database(db_url) as db:
+        user = await db.create_user(f"u{secrets.token_hex(4)}", "not a hash")
+        here, elsewhere = Revocations(db.credentials), Revocations(db.credentials)
+        now = int(time.time())
+        old = Claims(user.user_id, user.username, now + 3600, "old", 0, now)
+        assert await here.accepts(old)  # here has loaded the generation
+        fresh = Claims(
+            user.user_id, user.username, now + 3600, "fresh", await elsewhere.revoke_all(user.user_id), now
+        )
+        assert await here.accepts(fresh)
+        assert not await here.accepts(old)

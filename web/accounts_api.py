@@ -45,16 +45,15 @@ def _taken(name: str) -> ApiError:
 
 
 @accounts.post("/register")
-@describe(UserReply, 201, body=Registration, errors=(400, 409, 413, 429), public=True)
+@describe(UserReply, 201, body=Registration, errors=(400, 409, 413, 429, 503), public=True)
 async def register() -> ResponseReturnValue:
     svc = services()
     limits = svc.limits
     address = client_address(svc)
     if limits.enabled:
-        wait = limits.register_by_address.retry_after(address)
+        wait = await limits.register_by_address.take(address)
         if wait is not None:
             raise throttled(wait, "too many registrations from your address")
-        limits.register_by_address.record(address)
     body = await json_body(AUTH_BODY_MAX)
     name = validation.username(body.get("username"))
     secret = validation.password(body.get("password"))
@@ -73,7 +72,7 @@ async def register() -> ResponseReturnValue:
 
 
 @accounts.post("/login")
-@describe(Token, body=Credentials, errors=(400, 401, 413, 429), public=True)
+@describe(Token, body=Credentials, errors=(400, 401, 413, 429, 503), public=True)
 async def login() -> ResponseReturnValue:
     svc = services()
     limits = svc.limits
@@ -83,7 +82,7 @@ async def login() -> ResponseReturnValue:
     except ApiError:
         svc.count("logins_malformed")
         if limits.enabled:
-            limits.login.count_malformed(address)
+            await limits.login.count_malformed(address)
         raise
     name = body.get("username")
     secret = body.get("password")
@@ -95,7 +94,7 @@ async def login() -> ResponseReturnValue:
     attempt = None
     if limits.enabled:
         try:
-            attempt = limits.login.admit(username_key(name), address)
+            attempt = await limits.login.admit(username_key(name), address)
         except LoginThrottled as refused:
             svc.count("logins_throttled")
             raise throttled(refused.retry_after, refused.why) from None
@@ -104,14 +103,14 @@ async def login() -> ResponseReturnValue:
         ok = await svc.passwords.verify(found[1] if found else None, secret)
     except PasswordsBusy:
         if attempt is not None:
-            limits.login.release(attempt)  # not checked, so not a failure
+            await limits.login.release(attempt)  # not checked, so not a failure
         raise _busy() from None
     if not ok or found is None:
         svc.count("logins_failed")
         raise ApiError(401, "invalid_credentials", "unknown username or wrong password")
     user = found[0]
     if attempt is not None:
-        limits.login.succeeded(attempt)
+        await limits.login.succeeded(attempt)
     svc.count("logins")
     return jsonify(await _new_token(user))
 
@@ -178,7 +177,7 @@ async def logout_all() -> ResponseReturnValue:
 
 
 @accounts.post("/password")
-@describe(Token, body=PasswordChange, errors=(400, 401, 403, 413, 429))
+@describe(Token, body=PasswordChange, errors=(400, 401, 403, 413, 429, 503))
 async def change_password() -> ResponseReturnValue:
     """Check the old password (throttled like a login), store the new one, end every session.
 
@@ -197,7 +196,7 @@ async def change_password() -> ResponseReturnValue:
     attempt = None
     if limits.enabled:
         try:
-            attempt = limits.login.admit(username_key(user.username), client_address(svc))
+            attempt = await limits.login.admit(username_key(user.username), client_address(svc))
         except LoginThrottled as refused:
             raise throttled(refused.retry_after, refused.why) from None
     found = await svc.db.find_login(user.username)
@@ -210,12 +209,12 @@ async def change_password() -> ResponseReturnValue:
         password_hash = await svc.passwords.hash(new) if ok else ""
     except PasswordsBusy:
         if attempt is not None:
-            limits.login.release(attempt)
+            await limits.login.release(attempt)
         raise _busy() from None
     if not ok:
         raise ApiError(403, "forbidden", "old_password is not the current password")
     if attempt is not None:
-        limits.login.succeeded(attempt)
+        await limits.login.succeeded(attempt)
     await svc.db.credentials.set_password_hash(user.user_id, password_hash)
     await _end_every_session(user)
     svc.count("password_changes")

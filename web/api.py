@@ -34,7 +34,7 @@ ASK_TIMEOUT = 5.0
 
 
 @api.post("/rooms")
-@describe(RoomReply, 201, body=NewRoom, errors=(400, 401, 413, 429))
+@describe(RoomReply, 201, body=NewRoom, errors=(400, 401, 413, 429, 503))
 async def create_room() -> ResponseReturnValue:
     svc = services()
     user = await current_user(svc)
@@ -44,7 +44,7 @@ async def create_room() -> ResponseReturnValue:
     quota = None
     if limits.enabled:
         creations = limits.room_creations_by_user
-        wait = creations.retry_after(user.user_id)
+        wait = await creations.take(user.user_id)
         if wait is not None:
             raise ApiError(
                 429,
@@ -52,7 +52,6 @@ async def create_room() -> ResponseReturnValue:
                 f"you may create {creations.limit} rooms every {creations.window:g} s; try again in {wait} s",
                 {"Retry-After": str(wait)},
             )
-        creations.record(user.user_id)
         quota = limits.rooms_per_user
     try:
         room = await svc.db.create_room(name, user.user_id, quota=quota)

@@ -20,13 +20,17 @@ checked before the first failure was recorded.
 
 Usernames are keyed by :func:`storage.database.username_key`, the key
 accounts are unique by, so that no spelling of a name gets a fresh count.
-The tables live in this process (the cluster mode moves them to Redis).
+
+The endpoints see :class:`Logins`. :class:`LoginThrottle` keeps the tables
+in this process; in the cluster mode :class:`web.cluster_limits.ClusterLogins`
+keeps them in Redis, with the same rules, for every process at once.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
@@ -34,6 +38,10 @@ from web.ratelimit import SlidingWindow
 
 KNOWN_ADDRESS_DAYS = 30
 KNOWN_ADDRESSES_MAX = 200_000
+
+PAIR_FULL = "too many failed logins for this account from your address"
+ADDRESS_FULL = "too many failed logins from your address"
+USER_FULL = "too many failed logins for this account"
 
 
 class LoginThrottled(Exception):
@@ -51,6 +59,11 @@ class Attempt:
     address: str
     user: str | None  # None: the address is known for this user, so the user window was not charged
     at: float
+    member: str = ""  # the cluster mode's name for its places in Redis (memory finds them by ``at``)
+
+
+def pair_key(user_key: str, address: str) -> str:
+    return f"{user_key}\x00{address}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +75,33 @@ class LoginLimits:
     user_window: float
 
 
+class Logins(Protocol):
+    """What the login and password-change endpoints call, in this order: admit, then release or succeeded."""
+
+    async def admit(self, user_key: str, address: str) -> Attempt:
+        """Take this attempt's places, or raise :class:`LoginThrottled` and take none."""
+        ...
+
+    async def release(self, attempt: Attempt) -> None:
+        """The password was not checked after all: give the attempt's places back."""
+        ...
+
+    async def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: give the places back, forget the pair's failures, remember the address."""
+        ...
+
+    async def count_malformed(self, address: str) -> None:
+        """A login body that could not be read counts against its address like a failure."""
+        ...
+
+
 class LoginThrottle:
+    """:class:`Logins` in this process's memory.
+
+    Its methods never wait (they are async only for the interface), so
+    nothing runs between an attempt's check and its count.
+    """
+
     def __init__(self, limits: LoginLimits) -> None:
         self.limits = limits
         self._pair = SlidingWindow(limits.per_pair, limits.window)
@@ -70,17 +109,13 @@ class LoginThrottle:
         self._user = SlidingWindow(limits.per_user, limits.user_window)
         self._known: OrderedDict[str, float] = OrderedDict()  # pair -> last successful login
 
-    def admit(self, user_key: str, address: str) -> Attempt:
-        """Take this attempt's places, or raise :class:`LoginThrottled` and take none."""
+    async def admit(self, user_key: str, address: str) -> Attempt:
         now = trio.current_time()
-        pair = f"{user_key}\x00{address}"
+        pair = pair_key(user_key, address)
         charge_user = not self._is_known(pair, now)
-        checks = [
-            (self._pair, pair, "too many failed logins for this account from your address"),
-            (self._address, address, "too many failed logins from your address"),
-        ]
+        checks = [(self._pair, pair, PAIR_FULL), (self._address, address, ADDRESS_FULL)]
         if charge_user:
-            checks.append((self._user, user_key, "too many failed logins for this account"))
+            checks.append((self._user, user_key, USER_FULL))
         for window, key, why in checks:
             wait = window.retry_after(key)
             if wait is not None:
@@ -89,16 +124,17 @@ class LoginThrottle:
             window.record(key, now)
         return Attempt(pair, address, user_key if charge_user else None, now)
 
-    def release(self, attempt: Attempt) -> None:
-        """The password was not checked after all: give the attempt's places back."""
+    async def release(self, attempt: Attempt) -> None:
+        self._forget(attempt)
+
+    def _forget(self, attempt: Attempt) -> None:
         self._pair.forget(attempt.pair, attempt.at)
         self._address.forget(attempt.address, attempt.at)
         if attempt.user is not None:
             self._user.forget(attempt.user, attempt.at)
 
-    def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: give the places back, forget the pair's failures, remember the address."""
-        self.release(attempt)
+    async def succeeded(self, attempt: Attempt) -> None:
+        self._forget(attempt)
         self._pair.reset(attempt.pair)
         self._known[attempt.pair] = trio.current_time()
         self._known.move_to_end(attempt.pair)
@@ -114,6 +150,5 @@ class LoginThrottle:
             return False
         return True
 
-    def count_malformed(self, address: str) -> None:
-        """A login body that could not be read counts against its address like a failure."""
+    async def count_malformed(self, address: str) -> None:
         self._address.record(address, trio.current_time())

@@ -4,7 +4,7 @@ quart-schema builds the document from the routes and the models that
 :func:`describe` attaches to each handler (:mod:`web.schemas`); it validates
 nothing here (see :mod:`web.schemas` for why). :class:`ChatOpenAPI` adds what
 it cannot derive: one shared ``ErrorBody`` component behind every error
-answer, a description per error status, ``Retry-After`` on 429, answers that
+answer, a description per error status, ``Retry-After`` on 429 and 503, answers that
 are not JSON (the page, ``/metrics``, the 101 of ``/ws``) and answers without
 a body (204). Every operation needs a bearer token unless it is marked
 ``public``, so a new endpoint is documented as protected until someone says
@@ -55,7 +55,12 @@ _ERRORS = {
         "`rate_limited`: past a throttle or a quota. `Retry-After` gives the seconds to wait; it is absent "
         "when waiting frees nothing (the room quota)."
     ),
-    503: "`internal`: a part of the server is busy or shutting down; try again.",
+    503: (
+        "`internal`: a part of the server is busy or shutting down; try again. `unavailable` (cluster mode, "
+        "where attempts are counted: login, registration, password change, room creation): the cluster's "
+        "Redis cannot be reached, so the attempt cannot be counted and is refused; `Retry-After` gives the "
+        "seconds to wait."
+    ),
 }
 
 _RETRY_AFTER = {
@@ -235,7 +240,7 @@ def _finish_responses(responses: dict[Any, Any]) -> bool:
                 "description": _ERRORS.get(code, HTTPStatus(code).phrase),
                 "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
             }
-            if code == HTTPStatus.TOO_MANY_REQUESTS:
+            if code in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
                 response["headers"] = copy.deepcopy(_RETRY_AFTER)
         if not response.get("description"):
             response["description"] = HTTPStatus(code).phrase

@@ -22,7 +22,10 @@ next logout logs them out everywhere).
 In the cluster mode each process keeps these tables for itself, and every
 revocation is also published on the cluster's control channel
 (``announce``); the other processes apply it with :meth:`heard`, so a
-logged-out token is refused by every process.
+logged-out token is refused by every process. A token newer than the
+generation a process knows (the one a password change just returned,
+used on another process before the announcement arrived) sends it to the
+database rather than being refused.
 """
 
 from __future__ import annotations
@@ -66,7 +69,13 @@ class Revocations:
     async def accepts(self, claims: Claims) -> bool:
         if claims.token_id in self._revoked:
             return False
-        return claims.generation == await self.generation(claims.user_id)
+        known = await self.generation(claims.user_id)
+        if claims.generation > known:
+            # Issued under a generation this process has not heard of: another one moved it on (a
+            # password change) a moment ago, and its announcement is on its way. The database knows.
+            stored = await self._credentials.generation(claims.user_id)
+            known = self._generations[claims.user_id] = max(stored, self._generations.get(claims.user_id, 0))
+        return claims.generation == known
 
     def accepts_now(self, claims: Claims) -> bool:
         """:meth:`accepts` without waiting, for a token :meth:`accepts` has seen (its user's generation is loaded)."""

@@ -46,6 +46,7 @@ ErrorCode = Literal[
     "username_taken",
     "rate_limited",
     "internal",
+    "unavailable",
 ]
 """Every code an HTTP answer can carry (the WebSocket's own codes are in its frames)."""
 

@@ -29,6 +29,8 @@ import trio
 from prometheus_client import CollectorRegistry
 
 from actors.supervisor import SupervisorGaveUp
+from cluster.link import RedisLink
+from cluster.throttle import RedisWindows, Window
 from storage.database import describe_db_url
 from storage.passwords import Passwords
 from storage.private_files import private_directory
@@ -36,12 +38,13 @@ from transport import hypercorn_patches
 from web import create_user
 from web.app import create_app, create_metrics_app
 from web.client_address import ClientAddress
+from web.cluster_limits import ClusterLogins, ClusterRate
 from web.config import Config, ConfigError, load_config
 from web.hypercorn_setup import hypercorn_config
 from web.logging_setup import setup_logging
-from web.login_throttle import LoginLimits, LoginThrottle
+from web.login_throttle import LoginLimits, Logins, LoginThrottle
 from web.metrics import register_collectors
-from web.ratelimit import SlidingWindow
+from web.ratelimit import Rate, SlidingWindow
 from web.revocation import Revocations
 from web.services import Limits, Services
 from web.system import open_chat_system
@@ -59,20 +62,32 @@ class Running:
     services: Services
 
 
-def _limits(config: Config) -> Limits:
+def _limits(config: Config, link: RedisLink | None) -> Limits:
+    """The throttles: in this process's memory, or with ``link`` (the cluster mode) in Redis for every process."""
     window = config.rate_window
+    login_limits = LoginLimits(
+        per_pair=config.login_failures,
+        per_address=config.login_failures_per_address,
+        per_user=config.login_failures_per_user,
+        window=window,
+        user_window=config.login_user_window,
+    )
+    login: Logins
+    register: Rate
+    rooms: Rate
+    if link is None:
+        login = LoginThrottle(login_limits)
+        register = SlidingWindow(config.register_attempts, window)
+        rooms = SlidingWindow(config.room_creations, window)
+    else:
+        windows = RedisWindows(link)
+        login = ClusterLogins(windows, login_limits)
+        register = ClusterRate(windows, Window("register", config.register_attempts, window))
+        rooms = ClusterRate(windows, Window("room-creations", config.room_creations, window))
     return Limits(
-        login=LoginThrottle(
-            LoginLimits(
-                per_pair=config.login_failures,
-                per_address=config.login_failures_per_address,
-                per_user=config.login_failures_per_user,
-                window=window,
-                user_window=config.login_user_window,
-            )
-        ),
-        register_by_address=SlidingWindow(config.register_attempts, window),
-        room_creations_by_user=SlidingWindow(config.room_creations, window),
+        login=login,
+        register_by_address=register,
+        room_creations_by_user=rooms,
         enabled=config.rate_limit_enabled,
         rooms_per_user=config.rooms_per_user,
     )
@@ -134,7 +149,7 @@ async def serve(
             writer=system.writer,
             tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
             passwords=Passwords(config.password_workers, config.password_queue),
-            limits=_limits(config),
+            limits=_limits(config, link),
             client_address=ClientAddress(config.trusted_proxies),
             revocations=revocations,
             latency=system.latency,

@@ -23,17 +23,19 @@ from storage.database import Database
 from storage.passwords import Passwords
 from web.client_address import ClientAddress
 from web.config import Config
-from web.login_throttle import LoginThrottle
-from web.ratelimit import SlidingWindow
+from web.login_throttle import Logins
+from web.ratelimit import Rate
 from web.revocation import Revocations
 from web.tokens import TokenService
 
 
 @dataclass(slots=True)
 class Limits:
-    login: LoginThrottle
-    register_by_address: SlidingWindow
-    room_creations_by_user: SlidingWindow
+    """The throttles: in this process, or in the cluster mode counted in Redis (:mod:`web.cluster_limits`)."""
+
+    login: Logins
+    register_by_address: Rate
+    room_creations_by_user: Rate
     enabled: bool
     rooms_per_user: int  # lifted, like the rates, when ``enabled`` is false
 
