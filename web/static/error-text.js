@@ -16,6 +16,7 @@ export const ERROR_TEXT = {
   username_taken: "That username is already taken: pick another one.",
   invalid_credentials: "Wrong username or password.",
   unauthorized: "Your session has expired: please log in again.",
+  unavailable: "The server cannot do that for a moment: please try again shortly.",
 };
 
 // Close codes the server uses on purpose, and what we tell the user about them.
@@ -24,14 +25,16 @@ export const CLOSE_TEXT = {
   1008: "The server closed the connection (policy)",
   1009: "A message was too big for the server",
   1011: "The server hit an internal error",
+  1012: "The server lost track of its cluster for a moment",
   1013: "The connection was too slow to keep up",
 };
 
 export function describeError(code, message, retryAfter) {
   let text = ERROR_TEXT[code] || "Something went wrong (" + code + ").";
-  if (code === "rate_limited" && retryAfter) {
+  if ((code === "rate_limited" || code === "unavailable") && retryAfter) {
     // The wait is the one detail that matters here; the server's wording adds nothing.
-    return "You are going too fast: try again in " + retryAfter + " s.";
+    const why = code === "rate_limited" ? "You are going too fast" : "The server cannot do that for a moment";
+    return why + ": try again in " + retryAfter + " s.";
   }
   // The server's own message can carry the detail (which field, which limit).
   if (message && message !== text) text += " (" + message + ")";
