@@ -82,6 +82,18 @@ class CommitBoard:
         now = trio.current_time()
         return [(i, e.origin) for i, e in self.pending.items() if now - e.since > older_than]
 
+    def abandon(self) -> None:
+        """The subscription was lost: settle every pending commit as not to be shown here.
+
+        Every session of this process is being closed with 1012 and will read
+        these messages from the history when it joins again; kept pending,
+        they would hold each room's deliveries, and the replies of the joins
+        that come back, until their announcement is looked up at last.
+        """
+        pending, self.pending = self.pending, {}
+        for entry in pending.values():
+            entry.commit.settle(False, "the subscription was lost: read it from the history")
+
     def resolve(self, message_id: int, stored: bool) -> None:
         """Settle an overdue id from what the database says."""
         entry = self.pending.pop(message_id, None)

@@ -12,6 +12,13 @@ If Redis cannot be reached, :class:`cluster.link.ClusterUnavailable` (a
 :class:`storage.interface.LogUnavailable`) is raised and the sender is told
 to send again. If Redis lost its counter (a restart), the counter is set
 again above the highest stored id plus a margin, and the append retried once.
+
+An append that timed out may still have been numbered and published, when
+a Redis that stalled runs it later: every process then holds that id in its
+ordered delivery, waiting for an announcement that the journal here will
+never make. :meth:`ClusterLog.in_flight` tells the node actor which ids
+this process numbered and has not announced yet, so that it can announce
+the others as failed (:meth:`cluster.node.Node`, ``_settle_overdue``).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import logging
 from typing import Any
 
 from actors.journal import Journal
-from cluster.link import ID_MARGIN, ClusterUnavailable, RedisLink
+from cluster.link import ID_MARGIN, ClusterUnavailable, CounterLost, RedisLink
 from storage.interface import Commit, Draft, MessageStore
 from wire.clock import now_ms
 from wire.shapes import StoredMessage
@@ -34,11 +41,16 @@ class ClusterLog:
         self._journal = journal
         self._store = store
         self._last_id = 0
+        self._in_flight: set[int] = set()  # numbered here, not yet announced
 
     @property
     def last_id(self) -> int:
         """The highest id this process has handed out."""
         return self._last_id
+
+    def in_flight(self, message_id: int) -> bool:
+        """Whether this process numbered ``message_id`` and has not announced its commit yet."""
+        return message_id in self._in_flight
 
     async def setup_ids(self) -> None:
         """Give Redis an id counter if it has none: above every stored id, plus a margin."""
@@ -69,10 +81,11 @@ class ClusterLog:
             )
         try:
             message_id = await self._link.append(channels, payload)
-        except ClusterUnavailable:
-            await self.setup_ids()  # Redis may be back without its counter; raises again if it is not back
+        except CounterLost:
+            await self.setup_ids()  # Redis is back without its counter
             message_id = await self._link.append(channels, payload)
         self._last_id = max(self._last_id, message_id)
+        self._in_flight.add(message_id)
         stored = StoredMessage(
             id=message_id,
             timestamp=timestamp,
@@ -87,6 +100,7 @@ class ClusterLog:
     async def announce(self, batch: list[StoredMessage], stored: bool) -> None:
         """Tell every process which ids this group commit stored (the journal's ``on_batch``)."""
         ids = [m.id for m in batch]
+        self._in_flight.difference_update(ids)
         try:
             await self._link.publish(self._link.committed, {"ok": ids} if stored else {"failed": ids})
         except ClusterUnavailable:

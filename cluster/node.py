@@ -9,10 +9,15 @@ Contract:
   its sessions leave every room and the online list, one ``leave`` notice
   per user and room, exactly once however many processes reap at once), and
   settles the commits this process still waits for whose announcement is
-  overdue, from the database.
+  overdue, from the database. An overdue id this process numbered itself
+  but does not have in its journal (an append that gave up on a silent Redis
+  which ran it later) is announced again, as stored or failed, so that no
+  process holds its room's deliveries behind it.
 * **When Redis comes back** after the subscriber lost it (every session here
-  was closed with 1012, and their departures could not be counted), it
-  undoes this process's own counts once.
+  was closed with 1012, and their departures could not be counted), the
+  subscriber calls :meth:`Node.back`, which undoes this process's own counts
+  once, before the subscriber says it is connected and anything new is
+  counted in.
 * **At shutdown** it undoes this process's counts at once, so a graceful
   stop leaves no ghost for the others to wait out.
 * **Failure policy**: Redis unreachable is logged once per outage and
@@ -22,12 +27,13 @@ Contract:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
 from actors.logs import supervision_event
 from cluster.commits import CommitBoard
-from cluster.link import ClusterUnavailable, RedisLink
+from cluster.link import TIMEOUT, ClusterUnavailable, RedisLink
 from storage.interface import StoredIds
 
 log = logging.getLogger(__name__)
@@ -36,22 +42,37 @@ BEAT_EVERY = 1.5
 ALIVE_FOR = 5.0
 REAP_EVERY = 2.0
 ANNOUNCEMENT_OVERDUE = 3.0
-"""Seconds after which a commit is looked up in the database if its process is dead..."""
+"""Seconds after which a commit is looked up in the database if its process is dead (or is this one,
+and has not got the id in its journal: longer than a Redis command may take, so that the append has
+returned or given up by then)..."""
 ANNOUNCEMENT_LOST = 30.0
 """...and after which it is looked up whatever (its announcement was lost)."""
 
 
+assert ANNOUNCEMENT_OVERDUE > TIMEOUT
+
+
 class Node:
-    def __init__(self, link: RedisLink, board: CommitBoard, messages: StoredIds) -> None:
+    def __init__(
+        self, link: RedisLink, board: CommitBoard, messages: StoredIds, in_flight: Callable[[int], bool]
+    ) -> None:
         self._link = link
         self._board = board
         self._messages = messages
-        self._reset_needed = False
+        self._in_flight = in_flight
+        """Whether this process numbered an id and has not announced it yet (:meth:`ClusterLog.in_flight`)."""
         self._unreachable = False
 
-    def lost_redis(self) -> None:
-        """The subscription was lost: this process's counts are stale; undo them once Redis is back."""
-        self._reset_needed = True
+    async def back(self) -> None:
+        """The subscription is back: undo this process's stale counts, and say it is alive again.
+
+        Run before any session can be counted in again (the subscriber is not
+        yet connected): run later, it would undo the counts of the sessions
+        that reconnected meanwhile and send a ``leave`` for each of them.
+        """
+        gone = await self._link.reap(self._link.node, even_alive=True)
+        await self._link.beat(ALIVE_FOR)
+        log.warning("Redis is back: undid this process's stale presence (%d leave notices)", gone)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         link = self._link
@@ -63,13 +84,6 @@ class Node:
             while True:
                 try:
                     await link.beat(ALIVE_FOR)
-                    if self._reset_needed:
-                        self._reset_needed = False
-                        gone = await link.reap(link.node, even_alive=True)
-                        await link.beat(ALIVE_FOR)
-                        log.warning(
-                            "Redis is back: undid this process's stale presence (%d leave notices)", gone
-                        )
                     if trio.current_time() >= next_reap:
                         next_reap = trio.current_time() + REAP_EVERY
                         await self._reap_the_dead()
@@ -103,14 +117,16 @@ class Node:
         overdue = self._board.overdue(ANNOUNCEMENT_OVERDUE)
         if not overdue:
             return
+        here = self._link.node
+        mine = [i for i, origin in overdue if origin == here and not self._in_flight(i)]
         alive = await self._link.alive_nodes({origin for _, origin in overdue})
-        due = [
-            message_id
-            for message_id, origin in overdue
-            if origin not in alive or message_id in {i for i, _ in self._board.overdue(ANNOUNCEMENT_LOST)}
-        ]
+        lost = {i for i, _ in self._board.overdue(ANNOUNCEMENT_LOST)}
+        due = [i for i, origin in overdue if i in mine or origin not in alive or i in lost]
         if not due:
             return
         stored = await self._messages.stored_ids(due)
         for message_id in due:
             self._board.resolve(message_id, message_id in stored)
+        if mine:  # only this process can tell the others at once: they wait for it while it is alive
+            outcome = {"ok": [i for i in mine if i in stored], "failed": [i for i in mine if i not in stored]}
+            await self._link.publish(self._link.committed, outcome)

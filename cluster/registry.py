@@ -13,6 +13,15 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
 * **delivered** in a private ``ack``: the target has a session on any process.
 * **Closing a user's sessions** (logout, password change) is published on
   the control channel, so every process closes those it holds.
+* **Without its subscription** (Redis lost, and not yet subscribed again)
+  the process holds no session: a session that connects meanwhile is
+  closed at once with 1012, as the others were, since it could neither
+  hear its channels nor be counted online. So is a session whose user's
+  place in their channel cannot be read (Redis does not answer): its
+  ``sync`` would not know where the history ends and live begins.
+* **Counting out**: a session's count out of the online list is skipped
+  when the subscription was lost since it was counted in: coming back
+  undid it already (:meth:`cluster.node.Node.back`).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
 from cluster.subscriber import Subscriber, message_of
 from storage.interface import Draft
-from wire import events
+from wire import close_codes, events
 from wire.events import OutFrame
 from wire.shapes import User
 
@@ -52,9 +61,12 @@ class ClusterRegistry(Registry):
         self._subscriber = subscriber
         self._board = board
         self._user_upto: dict[str, int] = {}  # user -> last private id that reached (or passed) them here
+        self._counted: dict[str, int] = {}  # session -> the subscriber's generation it was counted online in
 
     async def _handle(self, message: RegistryMsg) -> None:
         match message:
+            case RegisterSession(session) if not self._subscriber.connected.is_set():
+                session.close(close_codes.SERVICE_RESTART, "the cluster lost Redis: reconnect in a moment")
             case RegisterSession(session):
                 user_id = session.user.user_id
                 first = not self.presence.sessions_of(user_id)
@@ -64,13 +76,19 @@ class ClusterRegistry(Registry):
                     with contextlib.suppress(ClusterUnavailable):
                         # Numbered before this: history (``sync`` reads it); after it: live.
                         self._user_upto[user_id] = await self._link.last_id()
-                self._connected_at[session.session_id] = self._user_upto.get(user_id, 0)
+                upto = self._user_upto.get(user_id)
+                if upto is None:  # its ``sync`` could not tell where the history ends and live begins
+                    session.close(close_codes.SERVICE_RESTART, "the cluster cannot reach Redis: reconnect")
+                    return
+                self._connected_at[session.session_id] = upto
                 with contextlib.suppress(ClusterUnavailable):
                     await self._link.online(session.user.to_wire(), +1)
+                    self._counted[session.session_id] = self._subscriber.generation
             case UnregisterSession(session):
                 await super()._handle(message)
-                with contextlib.suppress(ClusterUnavailable):
-                    await self._link.online(session.user.to_wire(), -1)
+                if self._counted.pop(session.session_id, None) == self._subscriber.generation:
+                    with contextlib.suppress(ClusterUnavailable):
+                        await self._link.online(session.user.to_wire(), -1)
                 if not self.presence.sessions_of(session.user.user_id):
                     self._user_upto.pop(session.user.user_id, None)
                     await self._subscriber.unfollow(self._link.user_channel(session.user.user_id))

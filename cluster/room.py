@@ -18,13 +18,15 @@ Contract (what differs from :class:`actors.room.Room`, which it extends):
   exactly between the messages delivered before the join and those after;
   with ``since`` it carries what was missed up to the last message queued here.
 * **Redis unreachable**: a post is refused with ``unavailable`` (by
-  :func:`actors.delivery.store_then_deliver`); so is a join.
+  :func:`actors.delivery.store_then_deliver`); so is a join. A member's
+  count out of the room is skipped when the subscription was lost since it
+  was counted in: coming back undid it already (:meth:`cluster.node.Node.back`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -62,6 +64,9 @@ class ClusterParts:
     link: RedisLink
     subscriber: Subscriber
     board: CommitBoard
+    counted: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(room, session) -> the subscriber's generation its join was counted in; kept here, where it
+    outlives a room's restart."""
 
 
 class ClusterRoom(Room):
@@ -157,6 +162,7 @@ class ClusterRoom(Room):
             }
             try:
                 _, listed = await self._cluster.link.join(room_id, user.to_wire(), notice)
+                self._cluster.counted[room_id, session.session_id] = self._cluster.subscriber.generation
             except ClusterUnavailable:
                 self.state.leave(session.session_id)
                 session.deliver(
@@ -191,6 +197,11 @@ class ClusterRoom(Room):
             return
         if not quiet:
             session.deliver(events.left(room_id, ref))
+        if (
+            self._cluster.counted.pop((room_id, session.session_id), None)
+            != self._cluster.subscriber.generation
+        ):
+            return  # counted in before the subscription was lost: undone since
         notice = {"k": "notice", "event": "leave", "room_id": room_id, "user": user.to_wire(), "ts": now_ms()}
         with contextlib.suppress(ClusterUnavailable):  # the process undoes its counts once Redis is back
             await self._cluster.link.leave(room_id, user.to_wire(), notice)

@@ -21,6 +21,10 @@ Contract:
   once, calls ``on_lost`` (the composition root closes every session with
   1012, so clients reconnect and recover from the history), and connects
   again every second until Redis answers, following the same channels.
+  Once subscribed again it awaits ``on_back`` (the composition root undoes
+  this process's stale counts and gives Redis an id counter if it lost it)
+  and only then sets :attr:`Subscriber.connected`: nothing is counted in
+  before the stale counts are gone, and no session is kept while it is unset.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import trio
 
 from actors.logs import supervision_event
 from cluster.commits import CommitBoard
-from cluster.link import UNREACHABLE, RedisLink, open_client
+from cluster.link import UNREACHABLE, ClusterUnavailable, RedisLink, open_client
 from wire import events
 from wire.shapes import StoredMessage, User
 
@@ -55,14 +59,18 @@ class Subscriber:
         *,
         on_control: Callable[[dict[str, Any]], Awaitable[None]],
         on_lost: Callable[[], Awaitable[None]],
+        on_back: Callable[[], Awaitable[None]],
     ) -> None:
         self._link = link
         self._board = board
         self._on_control = on_control
         self._on_lost = on_lost
+        self._on_back = on_back
         self._routes: dict[str, Route] = {}
         self._pubsub: Any = None
         self.connected = trio.Event()
+        self.generation = 0
+        """How many times the subscription was made: a count made in an earlier one was undone by ``on_back``."""
 
     async def follow(self, channel: str, route: Route) -> None:
         """Receive ``channel`` from now on and hand each payload to ``route``."""
@@ -94,7 +102,10 @@ class Subscriber:
                             client.pubsub(retry_policy=None) as pubsub,
                         ):
                             await pubsub.subscribe(self._link.committed, self._link.control, *self._routes)
+                            if started:
+                                await self._back()
                             self._pubsub = pubsub
+                            self.generation += 1
                             self.connected.set()
                             if not started:
                                 started = True
@@ -111,7 +122,7 @@ class Subscriber:
                         if rest is not None:
                             raise rest from None
                         assert lost is not None
-                        raise lost.exceptions[0] from None
+                        raise _innermost(lost) from None
                 except _LOST as exc:
                     self._pubsub = None
                     if self.connected.is_set():
@@ -130,6 +141,13 @@ class Subscriber:
             self._pubsub = None
             supervision_event("subscriber", "stopped", parent="root")
 
+    async def _back(self) -> None:
+        """Subscribed again after a loss: ``on_back`` first; Redis failing meanwhile is one more loss."""
+        try:
+            await self._on_back()
+        except ClusterUnavailable as exc:
+            raise ConnectionError(str(exc)) from exc
+
     async def _dispatch(self, channel: str, data: bytes | str) -> None:
         try:
             payload = json.loads(data)
@@ -144,6 +162,14 @@ class Subscriber:
             route = self._routes.get(channel)
             if route is not None:
                 await route(payload)
+
+
+def _innermost(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception that is not a group: coredis nests a task group in each of its context managers."""
+    first = group.exceptions[0]
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 def message_of(payload: dict[str, Any]) -> StoredMessage:

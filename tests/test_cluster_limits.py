@@ -15,7 +15,12 @@ process, the header the test writes is believed as it is.
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +28,10 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from storage.database import open_database
-from tests.cluster import StartCluster
+from tests.cluster import MARIADB_PARAM, StartCluster, free_port, redis_command
 from tests.conftest import Account, open_ws
 from tests.test_login_throttle import burst, login_request
+from web.schemas import ErrorBody
 
 pytestmark = pytest.mark.cluster
 
@@ -320,3 +326,72 @@ async def test_a_password_changed_on_one_process_ends_every_session_on_every_pro
 
 
 # Redis away ----------------------------------------------------------------------
+
+
+@dataclass
+class OwnRedis:
+    """A Redis of the test's own, on a free port, which the test may stop and start again."""
+
+    port: int
+    directory: Path
+    process: trio.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.directory)]
+        self.process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
+        with trio.fail_after(10):
+            while redis_command(self.url, "PING") is None:  # another process: polled on the real clock
+                await trio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = OwnRedis(free_port(), tmp_path)
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.stop()
+
+
+@pytest.mark.parametrize("cluster_db_url", [MARIADB_PARAM], indirect=True)
+async def test_logins_registrations_and_new_rooms_are_refused_with_a_retry_while_redis_is_away(
+    start_cluster: StartCluster, own_redis: OwnRedis
+) -> None:
+    """Fail closed: nothing passes uncounted; 503 ``unavailable`` says when to try again."""
+    cluster = await start_cluster(2, redis_url=own_redis.url)
+    async with client(cluster.http) as http:
+        owner = await account(http)
+        auth = {"Authorization": f"Bearer {owner.token}"}
+        await own_redis.stop()
+        refused = [
+            await http.post("/api/v1/login", json={"username": owner.username, "password": "guess guess"}),
+            await http.post("/api/v1/login", json={"username": owner.username, "password": owner.password}),
+            await http.post("/api/v1/register", json={"username": "newcomer", "password": "correct horse"}),
+            await http.post("/api/v1/rooms", json={"name": "Meanwhile"}, headers=auth),
+            await http.post(
+                "/api/v1/password",
+                json={"old_password": owner.password, "new_password": "a new horse"},
+                headers=auth,
+            ),
+        ]
+        for r in refused:
+            assert (r.status_code, r.headers["Retry-After"]) == (503, "2")
+            assert ErrorBody.model_validate_json(r.content, strict=True).error.code == "unavailable"
+        assert (await http.get("/api/v1/me", headers=auth)).status_code == 200  # tokens are the database's
+        await own_redis.start()  # empty: the counts start again, as after any Redis restart
+        with trio.fail_after(20):
+            while (await login(cluster.http, owner.username, owner.password)).status_code != 200:
+                await trio.sleep(0.2)

@@ -55,7 +55,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     @describe(Health, public=True)
     @document_response(Health, 503)
     async def healthz() -> ResponseReturnValue:
-        if services().ready:
+        if services().ready and services().serving():
             return jsonify({"status": "ok"})
         return jsonify({"status": "unavailable"}), 503
 

@@ -198,7 +198,8 @@ class MessageList(_Wire):
 
 
 class Health(_Exact):
-    """``ok`` once the server is ready; ``unavailable`` (503) while it starts or shuts down."""
+    """``ok`` once the server is ready; ``unavailable`` (503) while it starts or shuts down, or in the
+    cluster mode while its subscription to Redis is lost (new sessions would be closed with 1012)."""
 
     status: Literal["ok", "unavailable"]
 

@@ -154,6 +154,7 @@ async def serve(
             revocations=revocations,
             latency=system.latency,
             metrics=CollectorRegistry(auto_describe=False),
+            serving=system.serving,
         )
         register_collectors(svc)
         stop_accepting, http_done = trio.Event(), trio.Event()

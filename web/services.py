@@ -6,6 +6,7 @@ it to :func:`web.app.create_app`; handlers get it with :func:`services`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -57,6 +58,8 @@ class Services:
     latency: DeliveryLatency  # the same one the rooms and the registry record into
     metrics: CollectorRegistry  # this server's own, scraped at /metrics (web.metrics.register_collectors)
     ready: bool = False
+    serving: Callable[[], bool] = lambda: True
+    """Whether a new session can be served now (the cluster mode: its Redis subscription is live)."""
     counters: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, n: int = 1) -> None:

@@ -74,6 +74,14 @@ class ChatSystem:
     """The cluster's Redis (None: one process, the default)."""
     control_listeners: list[ControlListener] = field(default_factory=list)
     """Called with every order heard on the cluster's control channel (token revocations, ...)."""
+    subscriber: Subscriber | None = None
+    """The cluster's subscription to Redis (None: one process)."""
+
+    def serving(self) -> bool:
+        """Whether a session that connects now can be served: false in the cluster mode while the
+        subscription to Redis is lost (such a session is closed with 1012 at once), so /healthz
+        sends the balancer's new clients to another process meanwhile."""
+        return self.subscriber is None or self.subscriber.connected.is_set()
 
     async def close_sessions(self, reason: str = "server shutting down") -> int:
         """Ask every session to close with 1001; how many there were (0 if the registry is too busy)."""
@@ -161,6 +169,8 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     for seed in config.rooms:
         await rooms.start(await db.ensure_room(seed.room_id, seed.name))
     system = ChatSystem(config, db, journal, registry, registry_ref, rooms, writer, latency, link, listeners)
+    if link is not None:
+        system.subscriber = cluster.subscriber
     try:
         yield system
     finally:
@@ -197,7 +207,7 @@ async def _start_cluster_parts(
     cluster_log = ClusterLog(link, journal, db)
     logs.append(cluster_log)
     await cluster_log.setup_ids()
-    node = Node(link, board, db)
+    node = Node(link, board, db, cluster_log.in_flight)
 
     async def on_control(order: dict[str, Any]) -> None:
         if parts.registry_ref is not None:
@@ -206,7 +216,7 @@ async def _start_cluster_parts(
             await listener(order)
 
     async def on_lost() -> None:
-        node.lost_redis()
+        board.abandon()  # the sessions that would show them are closed below; they recover from the history
         for listener in listeners:  # what was announced meanwhile may be lost: read it again
             try:
                 await listener({"order": "resync"})
@@ -220,7 +230,11 @@ async def _start_cluster_parts(
                     )
                 )
 
-    subscriber = Subscriber(link, board, on_control=on_control, on_lost=on_lost)
+    async def on_back() -> None:
+        await cluster_log.setup_ids()  # a Redis that restarted has no counter: ids go on from the database
+        await node.back()
+
+    subscriber = Subscriber(link, board, on_control=on_control, on_lost=on_lost, on_back=on_back)
     parts = _ClusterParts(journal, cluster_log, subscriber, board)
     await root.start(subscriber.run)
     await root.start(node.run)
