@@ -162,14 +162,34 @@ async def store_then_deliver(
     """
     try:
         stored, commit = await log.append(draft)
-    except LogClosed:
+    except (LogClosed, LogUnavailable) as refused:
+        not_appended(refused, sender, ref)
+        return
+    await deliver_once_stored(queue, stored, commit, sender, ref, accepted, fan_out, delivered=delivered)
+
+
+def not_appended(refused: LogClosed | LogUnavailable, sender: SessionHandle, ref: Ref) -> None:
+    """Tell the sender why its message was not taken, and that sending it again is the way on."""
+    if isinstance(refused, LogClosed):
         sender.deliver(
             events.error_frame("internal", "the server is shutting down; send it again later", ref)
         )
-        return
-    except LogUnavailable:
+    else:
         sender.deliver(events.error_frame("unavailable", UNAVAILABLE, ref))
-        return
+
+
+async def deliver_once_stored(
+    queue: OrderedDelivery,
+    stored: StoredMessage,
+    commit: Commit,
+    sender: SessionHandle,
+    ref: Ref,
+    accepted: float,
+    fan_out: Callable[[OutFrame, StoredMessage], None],
+    *,
+    delivered: bool | None = None,
+) -> None:
+    """Queue the sender's ``ack`` and the fan-out of an appended message behind its commit."""
     frame = events.message(stored)
     ack = events.ack(stored, ref, delivered=delivered)
 

@@ -68,6 +68,7 @@ class RedisLink:
         self.control = f"{namespace}:control"
         """Cluster-wide orders: close a user's sessions, forget a cached token state."""
         self._append = client.register_script(lua.APPEND)
+        self._append_many = client.register_script(lua.APPEND_MANY)
         self._delivered = client.register_script(lua.DELIVERED)
         self._init_ids = client.register_script(lua.INIT_IDS)
         self._join = client.register_script(lua.JOIN)
@@ -101,6 +102,18 @@ class RedisLink:
         """
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         result = int(await self._run(self._append, [f"{self.ns}:ids", *channels], [text]))
+        if result < 0:
+            raise CounterLost("Redis has lost the id counter")
+        return result
+
+    async def append_many(self, channel: str, payloads: list[dict[str, Any]]) -> int:
+        """Number a burst of messages with consecutive ids and publish them on ``channel`` as one array.
+
+        The id of the first; the others follow in ``payloads``' order. Raises
+        as :meth:`append` does.
+        """
+        texts = [_json(payload) for payload in payloads]
+        result = int(await self._run(self._append_many, [f"{self.ns}:ids", channel], texts))
         if result < 0:
             raise CounterLost("Redis has lost the id counter")
         return result

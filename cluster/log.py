@@ -28,7 +28,7 @@ from typing import Any
 
 from actors.journal import Journal
 from cluster.link import ID_MARGIN, ClusterUnavailable, CounterLost, RedisLink
-from storage.interface import Commit, Draft, MessageStore
+from storage.interface import Commit, Draft, LogClosed, MessageStore
 from wire.clock import now_ms
 from wire.shapes import StoredMessage
 
@@ -58,8 +58,7 @@ class ClusterLog:
         if await self._link.init_ids(floor):
             log.warning("the cluster's id counter was missing in Redis; it now starts above %d", floor)
 
-    async def append(self, draft: Draft) -> tuple[StoredMessage, Commit]:
-        timestamp = now_ms()
+    def _payload(self, draft: Draft, timestamp: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "k": draft.kind,
             "ts": timestamp,
@@ -68,12 +67,19 @@ class ClusterLog:
             "origin": self._link.node,
         }
         if draft.kind == "group":
-            assert draft.room_id is not None
             payload["room_id"] = draft.room_id
+        else:
+            payload["target_id"] = draft.target_id
+        return payload
+
+    async def append(self, draft: Draft) -> tuple[StoredMessage, Commit]:
+        timestamp = now_ms()
+        payload = self._payload(draft, timestamp)
+        if draft.kind == "group":
+            assert draft.room_id is not None
             channels = [self._link.room_channel(draft.room_id)]
         else:
             assert draft.target_id is not None
-            payload["target_id"] = draft.target_id
             channels = list(
                 dict.fromkeys(
                     [self._link.user_channel(draft.target_id), self._link.user_channel(draft.sender.user_id)]
@@ -84,18 +90,46 @@ class ClusterLog:
         except CounterLost:
             await self.setup_ids()  # Redis is back without its counter
             message_id = await self._link.append(channels, payload)
-        self._last_id = max(self._last_id, message_id)
-        self._in_flight.add(message_id)
-        stored = StoredMessage(
-            id=message_id,
-            timestamp=timestamp,
-            kind=draft.kind,
-            sender=draft.sender,
-            content=draft.content,
-            room_id=draft.room_id,
-            target_id=draft.target_id,
-        )
-        return stored, await self._journal.store(stored)
+        stored = _stored(draft, message_id, timestamp)
+        return stored, await self._queue(stored)
+
+    async def append_room_burst(
+        self, room_id: str, drafts: list[Draft]
+    ) -> list[tuple[StoredMessage, Commit]]:
+        """Number a room's queued posts together (one script call, one publication); each with its commit.
+
+        What :meth:`append` does for one message, for a burst: the ids are
+        consecutive in ``drafts``' order. Fewer results than drafts means the
+        journal closed part way (the server is stopping): the rest were
+        numbered and published but will not be stored, and the node actor
+        announces them as failed.
+        """
+        timestamp = now_ms()
+        payloads = [self._payload(draft, timestamp) for draft in drafts]
+        channel = self._link.room_channel(room_id)
+        try:
+            first = await self._link.append_many(channel, payloads)
+        except CounterLost:
+            await self.setup_ids()
+            first = await self._link.append_many(channel, payloads)
+        queued: list[tuple[StoredMessage, Commit]] = []
+        for offset, draft in enumerate(drafts):
+            stored = _stored(draft, first + offset, timestamp)
+            try:
+                queued.append((stored, await self._queue(stored)))
+            except LogClosed:
+                break
+        return queued
+
+    async def _queue(self, stored: StoredMessage) -> Commit:
+        """Hand a numbered message to the journal; until its commit is announced it is in flight here."""
+        self._last_id = max(self._last_id, stored.id)
+        self._in_flight.add(stored.id)
+        try:
+            return await self._journal.store(stored)
+        except BaseException:
+            self._in_flight.discard(stored.id)  # not in the journal: the node actor settles it
+            raise
 
     async def announce(self, batch: list[StoredMessage], stored: bool) -> None:
         """Tell every process which ids this group commit stored (the journal's ``on_batch``)."""
@@ -107,3 +141,15 @@ class ClusterLog:
             log.warning(
                 "could not announce %d stored messages; the other processes will look them up", len(ids)
             )
+
+
+def _stored(draft: Draft, message_id: int, timestamp: int) -> StoredMessage:
+    return StoredMessage(
+        id=message_id,
+        timestamp=timestamp,
+        kind=draft.kind,
+        sender=draft.sender,
+        content=draft.content,
+        room_id=draft.room_id,
+        target_id=draft.target_id,
+    )

@@ -15,7 +15,9 @@ Keys (all under the cluster's namespace, ``chat:`` by default):
   event leaves the window; ``flag:<F>:<K>``: a flag with a lifetime (a login's known address).
 
 Payloads are JSON built by the caller; a script that numbers a message
-splices ``"id":<n>,`` in after the opening brace.
+splices ``"id":<n>,`` in after the opening brace. A burst of a room's posts
+numbered together (:data:`APPEND_MANY`) is published as one JSON array of
+such objects, in id order: one publication, one wake-up of each subscriber.
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ local id = redis.call('INCR', KEYS[1])
 local payload = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
 for i = 2, #KEYS do redis.call('PUBLISH', KEYS[i], payload) end
 return id
+"""
+
+APPEND_MANY = """
+-- KEYS: ids, channel   ARGV: payloads (JSON objects)
+-- Number every payload, consecutive ids in ARGV's order, and publish them as one JSON array.
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local last = redis.call('INCRBY', KEYS[1], #ARGV)
+local first = last - #ARGV + 1
+local parts = {}
+for i = 1, #ARGV do
+  parts[i] = '{"id":' .. (first + i - 1) .. ',' .. string.sub(ARGV[i], 2)
+end
+redis.call('PUBLISH', KEYS[2], '[' .. table.concat(parts, ',') .. ']')
+return first
 """
 
 DELIVERED = """

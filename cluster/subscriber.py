@@ -161,7 +161,9 @@ class Subscriber:
         else:
             route = self._routes.get(channel)
             if route is not None:
-                await route(payload)
+                # A room's burst of posts comes as one array (:data:`cluster.lua.APPEND_MANY`), in id order.
+                for item in payload if isinstance(payload, list) else [payload]:
+                    await route(item)
 
 
 def _innermost(group: BaseExceptionGroup[BaseException]) -> BaseException:

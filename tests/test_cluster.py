@@ -119,6 +119,36 @@ async def test_every_member_everywhere_sees_one_order_equal_to_the_history(pair:
     assert [m["id"] for m in history.json()["messages"]] == seen[0]
 
 
+async def test_a_burst_of_posts_is_acked_one_by_one_and_delivered_everywhere_in_the_order_sent(
+    pair: Pair,
+) -> None:
+    """Posts queued together are numbered together; nothing about that shows on the wire but speed."""
+    alice, bob, outsider = [await pair.api_a.account() for _ in range(3)]
+    a = await pair.connect_a(alice, join="lobby")
+    b = await pair.connect_b(bob, join="lobby")
+    stranger = await pair.connect_a(outsider)
+    for n in range(120):
+        await a.send({"type": "group", "room_id": "lobby", "content": f"m{n}", "ref": f"r{n}"})
+        if n == 60:
+            await stranger.send({"type": "group", "room_id": "lobby", "content": "sneak", "ref": "x"})
+    refused = await stranger.expect("error", timeout=10)
+    assert (refused["code"], refused["ref"]) == ("not_in_room", "x")
+    acks, own = [], []
+    with trio.fail_after(10):
+        while len(acks) < 120 or len(own) < 120:
+            frame = await a.recv(10)
+            (acks if frame["type"] == "ack" else own if frame["type"] == "group" else []).append(frame)
+    assert [ack["ref"] for ack in acks] == [f"r{n}" for n in range(120)]
+    ids = [ack["id"] for ack in acks]
+    assert ids == sorted(set(ids))
+    for got in (own, await frames(b, "group", 120)):
+        assert [(m["id"], m["content"]) for m in got] == [(i, f"m{n}") for n, i in enumerate(ids)]
+    history = await pair.api_b.call(
+        "GET", "/api/v1/rooms/lobby/messages", params={"limit": 200}, token=bob.token
+    )
+    assert [m["id"] for m in history.json()["messages"]] == ids
+
+
 async def test_a_private_message_reaches_the_target_and_the_sender_wherever_they_are(pair: Pair) -> None:
     alice, bob = await pair.api_a.account(), await pair.api_a.account()
     alice_a = await pair.connect_a(alice)

@@ -146,7 +146,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
             board=cluster.board,
         )
         room_class = functools.partial(
-            ClusterRoom, cluster=ClusterParts(link, cluster.subscriber, cluster.board)
+            ClusterRoom, cluster=ClusterParts(link, cluster.log, cluster.subscriber, cluster.board)
         )
     registry_ref = await root.start(registry.run, config.registry_mailbox)
     if link is not None:
