@@ -7,9 +7,8 @@
 # They run as separate pytest processes: Tortoise caches dialect-specific SQL
 # on the model classes, so one process cannot talk to two databases, and
 # Playwright's asyncio loop must not share a process with the Trio tests.
-# The MariaDB and PostgreSQL processes of each stage run side by side (they
-# mostly wait on their database servers); each one's output is printed whole
-# when it ends, so that two reports never interleave.
+# Two of them run at a time; a line tells when each ends, and every report is
+# printed whole at the end, so that two reports never interleave.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv || exit 1
@@ -25,36 +24,34 @@ trap 'rm -rf "$logs"' EXIT
 # pytest's exit status 5 means "no test selected" (the caller's -k or -m filtered them all out).
 settle() { [ "$1" -eq 0 ] || [ "$1" -eq 5 ] || failed=1; }
 
-stage() {  # stage TITLE MARKERS [pytest args]: one pytest process, its output straight to ours
-  local title="$1" markers="$2"
+run() {  # run NAME MARKERS [pytest args]: one pytest process, its output kept for the report
+  local name="$1" markers="$2" started=$SECONDS
   shift 2
-  echo "== $title"
-  .venv/bin/python -m pytest -m "$markers" "$@"
-  settle $?
+  .venv/bin/python -m pytest -m "$markers" "$@" >"$logs/$name.log" 2>&1
+  echo $? >"$logs/$name.status"
+  echo "-- $name done in $((SECONDS - started)) s ($(tail -n 1 "$logs/$name.log"))"
 }
 
-side_by_side() {  # side_by_side TITLE_A MARKERS_A TITLE_B MARKERS_B [pytest args]
-  local title_a="$1" markers_a="$2" title_b="$3" markers_b="$4"
-  shift 4
-  echo "== $title_a and $title_b, side by side"
-  .venv/bin/python -m pytest -m "$markers_a" "$@" >"$logs/a" 2>&1 &
-  local pid_a=$!
-  .venv/bin/python -m pytest -m "$markers_b" "$@" >"$logs/b" 2>&1 &
-  local pid_b=$!
-  wait "$pid_a"
-  local status_a=$?
-  wait "$pid_b"
-  local status_b=$?
-  echo "== $title_a"
-  cat "$logs/a"
-  echo "== $title_b"
-  cat "$logs/b"
-  settle "$status_a"
-  settle "$status_b"
-}
+# Two lanes, one per core, each running its stages one after another, the
+# longest first. Much of every stage waits on a database, a browser or a
+# process it started, so two at a time finish in about half the time.
+(
+  run "PostgreSQL" "postgres and not cluster" "$@"
+  run "cluster on MariaDB" "cluster and mariadb" "$@"
+  run "MariaDB" "mariadb and not cluster" "$@"
+) &
+lane_a=$!
+(
+  run "cluster on PostgreSQL" "cluster and postgres" "$@"
+  run "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
+  run "browser" "browser" "$@"
+) &
+lane_b=$!
+wait "$lane_a" "$lane_b"
 
-stage "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
-stage "browser" "browser" "$@"
-side_by_side "MariaDB" "mariadb and not cluster" "PostgreSQL" "postgres and not cluster" "$@"
-side_by_side "cluster on MariaDB" "cluster and mariadb" "cluster on PostgreSQL" "cluster and postgres" "$@"
+for name in "SQLite" "browser" "MariaDB" "PostgreSQL" "cluster on MariaDB" "cluster on PostgreSQL"; do
+  echo "== $name"
+  cat "$logs/$name.log"
+  settle "$(cat "$logs/$name.status" 2>/dev/null || echo 1)"
+done
 exit "$failed"

@@ -35,6 +35,10 @@ from web.schemas import ErrorBody
 
 pytestmark = pytest.mark.cluster
 
+REDIS_ONLY = pytest.mark.parametrize("cluster_db_url", [MARIADB_PARAM], indirect=True)
+"""For a limit whose counts live in Redis alone (the sliding windows): the database only holds the
+accounts, so one database proves it, and the suite does not pay these argon2-bound tests twice."""
+
 HANDSHAKE = {
     "Connection": "Upgrade",
     "Upgrade": "websocket",
@@ -110,6 +114,7 @@ async def closed_with(ws: WebSocketConnection) -> int:
 # login throttle ------------------------------------------------------------------
 
 
+@REDIS_ONLY
 async def test_a_burst_of_wrong_passwords_spread_over_three_processes_is_checked_only_up_to_the_limit(
     start_cluster: StartCluster,
 ) -> None:
@@ -130,6 +135,7 @@ async def test_a_burst_of_wrong_passwords_spread_over_three_processes_is_checked
     assert sum(answered) == 100 and all(n >= 20 for n in answered)  # every process took its share
 
 
+@REDIS_ONLY
 async def test_the_owner_is_known_at_their_usual_address_by_every_process_while_guesses_come_from_elsewhere(
     start_cluster: StartCluster,
 ) -> None:
@@ -150,6 +156,7 @@ async def test_the_owner_is_known_at_their_usual_address_by_every_process_while_
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
+@REDIS_ONLY
 async def test_the_right_password_forgets_its_address_failures_on_every_process(
     start_cluster: StartCluster,
 ) -> None:
@@ -166,6 +173,7 @@ async def test_the_right_password_forgets_its_address_failures_on_every_process(
     assert guesses == [401] * 9 + [401] * 10 + [429]
 
 
+@REDIS_ONLY
 async def test_one_address_spraying_accounts_over_every_process_is_held_to_fifty_failures(
     start_cluster: StartCluster,
 ) -> None:
@@ -181,6 +189,7 @@ async def test_one_address_spraying_accounts_over_every_process_is_held_to_fifty
     assert await status_of_login(cluster.nodes[0].url, owner.username, owner.password, "203.0.113.6") == 200
 
 
+@REDIS_ONLY
 async def test_malformed_logins_on_every_process_count_against_their_address(
     start_cluster: StartCluster,
 ) -> None:
@@ -199,6 +208,7 @@ async def test_malformed_logins_on_every_process_count_against_their_address(
 # registrations and rooms ---------------------------------------------------------
 
 
+@REDIS_ONLY
 async def test_registrations_from_one_address_are_counted_once_for_every_process(
     start_cluster: StartCluster,
 ) -> None:
@@ -216,6 +226,7 @@ async def test_registrations_from_one_address_are_counted_once_for_every_process
     assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 429)
 
 
+@REDIS_ONLY
 async def test_the_room_creation_rate_is_counted_once_for_every_process(start_cluster: StartCluster) -> None:
     cluster = await start_cluster(3)
     async with client(cluster.http) as http:
