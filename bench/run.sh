@@ -3,6 +3,8 @@
 # Creates (once) the bench-only venv .venv-bench with bench/requirements.txt, installs
 # our server into the project's .venv (it is started from .venv/bin/chat-server), then
 # runs every scenario against ours, the python-socketio peer and the reference.
+# bench/run.sh --cluster [python -m bench.cluster options] runs the cluster mode's
+# figures instead (MariaDB, Redis and HAProxy must be on the machine; BENCHMARKS.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv-bench"
@@ -21,4 +23,8 @@ fi
 "$root/.venv/bin/pip" install --quiet --disable-pip-version-check -e "$root"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$root"
+if [ "${1:-}" = --cluster ]; then
+    shift
+    exec "$venv/bin/python" -m bench.cluster "$@"
+fi
 exec "$venv/bin/python" -m bench "$@"
