@@ -7,7 +7,7 @@ Contract:
 * **In**: everything published on the channels this process follows: the
   rooms it has members in (:meth:`Subscriber.follow`, by :mod:`cluster.room`),
   the users it has sessions of (by :mod:`cluster.registry`), ``committed``
-  and ``control``. One connection carries them all, and Redis delivers on
+  and ``control``. One connection carries them all (:mod:`cluster.resp`), and Redis delivers on
   one connection in the order it ran the publications: a room's messages
   arrive in id order, and a commit announcement after its message.
 * **Out**: a room's messages and notices to the room actor
@@ -38,7 +38,8 @@ import trio
 
 from actors.logs import supervision_event
 from cluster.commits import CommitBoard
-from cluster.link import UNREACHABLE, ClusterUnavailable, RedisLink, open_client
+from cluster.link import UNREACHABLE, ClusterUnavailable, RedisLink
+from cluster.resp import Subscription, open_subscription
 from wire import events
 from wire.shapes import StoredMessage, User
 
@@ -67,7 +68,7 @@ class Subscriber:
         self._on_lost = on_lost
         self._on_back = on_back
         self._routes: dict[str, Route] = {}
-        self._pubsub: Any = None
+        self._pubsub: Subscription | None = None
         self.connected = trio.Event()
         self.generation = 0
         """How many times the subscription was made: a count made in an earlier one was undone by ``on_back``."""
@@ -94,35 +95,20 @@ class Subscriber:
         try:
             while True:
                 try:
-                    # A client of its own, inside this task: coredis's connection tasks, and
-                    # the errors they raise when Redis goes or the server stops, stay here.
-                    try:
-                        async with (
-                            open_client(self._link.url) as client,
-                            client.pubsub(retry_policy=None) as pubsub,
-                        ):
-                            await pubsub.subscribe(self._link.committed, self._link.control, *self._routes)
-                            if started:
-                                await self._back()
-                            self._pubsub = pubsub
-                            self.generation += 1
-                            self.connected.set()
-                            if not started:
-                                started = True
-                                task_status.started(self)
-                            async for message in pubsub:
-                                if message["type"] == "message":
-                                    channel, data = message["channel"], message["data"]
-                                    await self._dispatch(
-                                        channel.decode() if isinstance(channel, bytes) else str(channel),
-                                        data if isinstance(data, bytes | str) else str(data),
-                                    )
-                    except BaseExceptionGroup as group:
-                        lost, rest = group.split(_LOST)
-                        if rest is not None:
-                            raise rest from None
-                        assert lost is not None
-                        raise _innermost(lost) from None
+                    # A connection of its own, spoken directly (cluster/resp.py says why).
+                    async with open_subscription(self._link.url) as subscription:
+                        await subscription.subscribe(self._link.committed, self._link.control, *self._routes)
+                        if started:
+                            await self._back()
+                        self._pubsub = subscription
+                        self.generation += 1
+                        self.connected.set()
+                        if not started:
+                            started = True
+                            task_status.started(self)
+                        while True:
+                            for channel, data in await subscription.receive():
+                                await self._dispatch(channel.decode(), data)
                 except _LOST as exc:
                     self._pubsub = None
                     if self.connected.is_set():
@@ -164,14 +150,6 @@ class Subscriber:
                 # A room's burst of posts comes as one array (:data:`cluster.lua.APPEND_MANY`), in id order.
                 for item in payload if isinstance(payload, list) else [payload]:
                     await route(item)
-
-
-def _innermost(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first exception that is not a group: coredis nests a task group in each of its context managers."""
-    first = group.exceptions[0]
-    while isinstance(first, BaseExceptionGroup):
-        first = first.exceptions[0]
-    return first
 
 
 def message_of(payload: dict[str, Any]) -> StoredMessage:

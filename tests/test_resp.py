@@ -1,0 +1,99 @@
+"""The subscription connection (cluster/resp.py) against the real Redis: what the subscriber relies on.
+
+Marked ``cluster`` and ``mariadb`` only to run in the cluster-on-MariaDB
+stage: it needs Redis, no database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import trio
+
+from cluster.resp import RespError, Subscription, command, open_subscription, parse
+from tests.cluster import redis_command
+
+pytestmark = [pytest.mark.cluster, pytest.mark.mariadb]
+
+
+def test_a_value_is_read_only_once_all_of_it_is_there() -> None:
+    whole = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n:1\r\n"
+    for cut in range(len(whole) - 4):
+        value, pos = parse(whole[:cut], 0)
+        assert pos == 0 and not isinstance(value, list)
+    value, pos = parse(whole, 0)
+    assert value == [b"message", b"ch", b"hello"]
+    assert parse(whole, pos) == (1, len(whole))
+    error, _ = parse(b"-WRONGPASS nope\r\n", 0)
+    assert isinstance(error, RespError) and "WRONGPASS" in str(error)
+
+
+def test_a_command_is_an_array_of_bulk_strings() -> None:
+    assert command("SUBSCRIBE", "a:b") == b"*2\r\n$9\r\nSUBSCRIBE\r\n$3\r\na:b\r\n"
+
+
+def publish(url: str, channel: str, data: str) -> int:
+    """How many subscribers Redis handed ``data`` to (any size: sent as RESP, not inline)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=5) as s:
+        s.sendall(command("PUBLISH", channel, data))
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            reply += s.recv(64)
+    assert reply.startswith(b":"), reply
+    return int(reply[1:])
+
+
+async def first(subscription: Subscription, count: int) -> list[tuple[bytes, bytes]]:
+    got: list[tuple[bytes, bytes]] = []
+    with trio.fail_after(5):
+        while len(got) < count:
+            got += await subscription.receive()
+    return got
+
+
+async def test_published_messages_arrive_in_order_whole_and_stop_after_unsubscribing(redis_url: str) -> None:
+    one, two = f"t-{secrets.token_hex(4)}", f"t-{secrets.token_hex(4)}"
+    big = "x" * 300_000  # more than one read: a burst of long posts is one publication
+    async with open_subscription(redis_url) as subscription:
+        await subscription.subscribe(one, two)
+        with trio.fail_after(5):
+            while publish(redis_url, one, "first") == 0:  # until Redis has taken the SUBSCRIBE
+                await trio.sleep(0.01)
+        assert publish(redis_url, two, big) == 1
+        assert publish(redis_url, one, "last") == 1
+        assert await first(subscription, 3) == [
+            (one.encode(), b"first"),
+            (two.encode(), big.encode()),
+            (one.encode(), b"last"),
+        ]
+        await subscription.unsubscribe(one)
+        with trio.fail_after(5):
+            while publish(redis_url, one, "gone") != 0:
+                await trio.sleep(0.01)  # Redis takes the UNSUBSCRIBE on its own time
+        assert publish(redis_url, two, "still") == 1
+        assert await first(subscription, 1) == [(two.encode(), b"still")]
+
+
+async def test_a_connection_redis_drops_is_a_connection_error(redis_url: str) -> None:
+    channel = f"t-{secrets.token_hex(4)}"
+    async with open_subscription(redis_url) as subscription:
+        await subscription.subscribe(channel)
+        with trio.fail_after(5):
+            while publish(redis_url, channel, "hi") == 0:
+                await trio.sleep(0.01)
+        host, port = subscription.address
+        assert redis_command(redis_url, f"CLIENT KILL ADDR {host}:{port}") is not None
+        with pytest.raises(ConnectionError), trio.fail_after(5):
+            while True:
+                await subscription.receive()
+
+
+async def test_wrong_credentials_are_refused_at_once(redis_url: str) -> None:
+    url = redis_url.replace("redis://", "redis://nobody:wrong@")
+    with pytest.raises(RespError), trio.fail_after(5):
+        async with open_subscription(url):
+            pass
