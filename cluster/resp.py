@@ -16,9 +16,9 @@ Contract: :func:`open_subscription` connects and authenticates within
 :data:`cluster.link.TIMEOUT`; :meth:`Subscription.receive` returns the
 ``(channel, data)`` of every ``message`` push that has arrived, in the
 order Redis sent them, all that one read brought at once.
-Losing the connection (closed, reset, refused, or an answer that is not
-RESP) raises :class:`ConnectionError`, which the subscriber actor treats as
-losing Redis.
+Losing the connection (closed, reset, refused, silent for
+2 x :data:`QUIET` even to a PING, or an answer that is not RESP) raises
+:class:`ConnectionError`, which the subscriber actor treats as losing Redis.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ import trio
 
 CONNECT_TIMEOUT = 2.0
 """Seconds to connect and authenticate (the same as a command's, :data:`cluster.link.TIMEOUT`)."""
+
+QUIET = 5.0
+"""Seconds of silence on the subscription after which it sends Redis a PING; as long again without
+an answer and the connection counts as lost. Without it a Redis host that vanished without closing
+the connection (a partition, a machine gone) would leave the process deaf and its sessions kept."""
 
 READ_SIZE = 256 * 1024
 """Bytes asked for per receive: a burst of a room's posts is one publication of up to 64 messages."""
@@ -91,6 +96,7 @@ class Subscription:
         self._stream = stream
         self._sending = trio.Lock()  # rooms follow and unfollow from their own tasks
         self._buffer = bytearray()
+        self._pinged = False  # a PING is out and nothing has arrived since
 
     @property
     def address(self) -> tuple[str, int]:
@@ -143,7 +149,14 @@ class Subscription:
             del buffer[:pos]
             if got:
                 return got
-            await self._fill()
+            with trio.move_on_after(QUIET):
+                await self._fill()
+                self._pinged = False
+                continue
+            if self._pinged:
+                raise ConnectionError(f"Redis did not answer a PING on the subscription within {QUIET:g} s")
+            await self._send(command("PING"))
+            self._pinged = True
 
     async def _fill(self) -> None:
         try:

@@ -6,14 +6,16 @@ stage: it needs Redis, no database.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
 from urllib.parse import urlsplit
 
 import pytest
 import trio
+import trio.testing
 
-from cluster.resp import RespError, Subscription, command, open_subscription, parse
+from cluster.resp import QUIET, RespError, Subscription, command, open_subscription, parse
 from tests.cluster import redis_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.mariadb]
@@ -97,3 +99,41 @@ async def test_wrong_credentials_are_refused_at_once(redis_url: str) -> None:
     with pytest.raises(RespError), trio.fail_after(5):
         async with open_subscription(url):
             pass
+
+
+async def test_a_quiet_subscription_is_kept_alive_by_pings_that_redis_answers(
+    redis_url: str, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.2  # virtual time runs on once the real Redis has had time to answer
+    channel = f"t-{secrets.token_hex(4)}"
+    async with open_subscription(redis_url) as subscription:
+        await subscription.subscribe(channel)
+        with trio.move_on_after(10 * QUIET) as waited:
+            await subscription.receive()  # nothing is published: only PINGs and their answers
+        assert waited.cancelled_caught
+        with trio.fail_after(5 * QUIET):
+            while publish(redis_url, channel, "still here") == 0:
+                await trio.sleep(0.01)
+        assert await subscription.receive() == [(channel.encode(), b"still here")]
+
+
+async def test_a_peer_that_goes_silent_is_a_lost_connection_after_a_ping_goes_unanswered(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """A partition: the connection stays open but nothing comes back, not even to a PING."""
+    mock_clock.autojump_threshold = 0.05
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, _say_nothing, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        async with open_subscription(f"redis://127.0.0.1:{port}/0") as subscription:
+            await subscription.subscribe("anything")
+            start = trio.current_time()
+            with pytest.raises(ConnectionError, match="PING"), trio.fail_after(10 * QUIET):
+                await subscription.receive()
+            assert trio.current_time() - start == pytest.approx(2 * QUIET)
+        nursery.cancel_scope.cancel()
+
+
+async def _say_nothing(stream: trio.SocketStream) -> None:
+    while await stream.receive_some():
+        pass
