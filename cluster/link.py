@@ -8,6 +8,8 @@ instead of waiting (docs/cluster.md, "When Redis restarts").
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,9 +19,11 @@ from typing import Any
 import anyio
 import coredis
 import coredis.exceptions
+import trio
 from coredis.retry import ConstantRetryPolicy
 
 from cluster import lua
+from cluster.resp import Pipeline, ReplyError
 from storage.interface import LogUnavailable
 
 TIMEOUT = 2.0
@@ -56,9 +60,17 @@ class RedisLink:
     """One Redis client for the process, its scripts, and the process's id in the cluster (``node``)."""
 
     def __init__(
-        self, client: coredis.Redis[bytes], node: str, namespace: str = DEFAULT_NAMESPACE, url: str = ""
+        self,
+        client: coredis.Redis[bytes],
+        node: str,
+        namespace: str = DEFAULT_NAMESPACE,
+        url: str = "",
+        *,
+        pipeline: Pipeline,
     ) -> None:
         self.client = client
+        self._pipeline = pipeline
+        """The hot path (numbering, announcing commits): our own pipelined connection (:mod:`cluster.resp`)."""
         self.url = url
         """Where Redis is: the subscriber opens a connection of its own there."""
         self.node = node
@@ -67,8 +79,6 @@ class RedisLink:
         """Where a process announces the ids it stored (or failed to): ``{"ok": [...], "failed": [...]}``."""
         self.control = f"{namespace}:control"
         """Cluster-wide orders: close a user's sessions, forget a cached token state."""
-        self._append = client.register_script(lua.APPEND)
-        self._append_many = client.register_script(lua.APPEND_MANY)
         self._delivered = client.register_script(lua.DELIVERED)
         self._init_ids = client.register_script(lua.INIT_IDS)
         self._join = client.register_script(lua.JOIN)
@@ -92,6 +102,16 @@ class RedisLink:
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: script(keys=keys, args=args))
 
+    async def _run_fast(self, script: str, keys: list[str], args: list[str]) -> Any:
+        """Run ``script`` on the pipelined connection: EVALSHA, and EVAL once if Redis has not seen it yet."""
+        sha = _sha(script)
+        try:
+            return await self.call(lambda: self._pipeline.call("EVALSHA", sha, str(len(keys)), *keys, *args))
+        except ReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        return await self.call(lambda: self._pipeline.call("EVAL", script, str(len(keys)), *keys, *args))
+
     # numbering ------------------------------------------------------------------
 
     async def append(self, channels: list[str], payload: dict[str, Any]) -> int:
@@ -101,7 +121,7 @@ class RedisLink:
         lost its counter (the caller sets it up again with :meth:`init_ids`).
         """
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        result = int(await self._run(self._append, [f"{self.ns}:ids", *channels], [text]))
+        result = int(await self._run_fast(lua.APPEND, [f"{self.ns}:ids", *channels], [text]))
         if result < 0:
             raise CounterLost("Redis has lost the id counter")
         return result
@@ -113,7 +133,7 @@ class RedisLink:
         as :meth:`append` does.
         """
         texts = [_json(payload) for payload in payloads]
-        result = int(await self._run(self._append_many, [f"{self.ns}:ids", channel], texts))
+        result = int(await self._run_fast(lua.APPEND_MANY, [f"{self.ns}:ids", channel], texts))
         if result < 0:
             raise CounterLost("Redis has lost the id counter")
         return result
@@ -211,7 +231,12 @@ class RedisLink:
         return int(await self._run(self._reap, keys, [node, "1" if even_alive else "0", self.ns]))
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
-        await self.call(lambda: self.client.publish(channel, _json(payload)))
+        await self.call(lambda: self._pipeline.call("PUBLISH", channel, _json(payload)))
+
+
+@functools.cache
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
 
 
 def _json(value: Any) -> str:
@@ -244,5 +269,8 @@ def open_client(url: str) -> coredis.Redis[bytes]:
 async def open_link(url: str, namespace: str = DEFAULT_NAMESPACE) -> AsyncIterator[RedisLink]:
     """Connect to Redis at ``url``; the link, closed on the way out."""
     client = open_client(url)
-    async with client:
-        yield RedisLink(client, new_node_id(), namespace, url)
+    async with client, trio.open_nursery() as nursery:
+        try:
+            yield RedisLink(client, new_node_id(), namespace, url, pipeline=Pipeline(url, nursery, TIMEOUT))
+        finally:
+            nursery.cancel_scope.cancel()  # the pipeline's reader: it would wait for replies forever

@@ -81,6 +81,9 @@ def render(
         "    option redispatch",
         "    retries 2",
         "    timeout connect 2s",
+        # A health check's answer may take this long: without it HAProxy allows only ``inter``
+        # (200 ms in the tests), and a process busy hashing passwords was taken out while well.
+        "    timeout check 2s",
         "    timeout http-request 10s",
         "    timeout client 60s",
         "    timeout server 60s",

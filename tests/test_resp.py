@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import secrets
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import trio
 import trio.testing
 
-from cluster.resp import QUIET, RespError, Subscription, command, open_subscription, parse
+from cluster.resp import QUIET, Pipeline, ReplyError, Subscription, command, open_subscription, parse
 from tests.cluster import redis_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.mariadb]
@@ -30,7 +31,7 @@ def test_a_value_is_read_only_once_all_of_it_is_there() -> None:
     assert value == [b"message", b"ch", b"hello"]
     assert parse(whole, pos) == (1, len(whole))
     error, _ = parse(b"-WRONGPASS nope\r\n", 0)
-    assert isinstance(error, RespError) and "WRONGPASS" in str(error)
+    assert isinstance(error, ReplyError) and "WRONGPASS" in str(error)
 
 
 def test_a_command_is_an_array_of_bulk_strings() -> None:
@@ -96,7 +97,7 @@ async def test_a_connection_redis_drops_is_a_connection_error(redis_url: str) ->
 
 async def test_wrong_credentials_are_refused_at_once(redis_url: str) -> None:
     url = redis_url.replace("redis://", "redis://nobody:wrong@")
-    with pytest.raises(RespError), trio.fail_after(5):
+    with pytest.raises(ConnectionError, match="WRONGPASS"), trio.fail_after(5):
         async with open_subscription(url):
             pass
 
@@ -132,6 +133,62 @@ async def test_a_peer_that_goes_silent_is_a_lost_connection_after_a_ping_goes_un
                 await subscription.receive()
             assert trio.current_time() - start == pytest.approx(2 * QUIET)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_pipeline_matches_each_reply_to_its_command_with_many_in_flight(
+    redis_url: str, nursery: trio.Nursery
+) -> None:
+    pipeline = Pipeline(redis_url, nursery, timeout=5)
+    key = f"t-{secrets.token_hex(4)}"
+    answers: dict[int, Any] = {}
+
+    async def ask(n: int) -> None:
+        answers[n] = await pipeline.call("ECHO", f"answer {n}")
+
+    async with trio.open_nursery() as askers:
+        for n in range(200):
+            askers.start_soon(ask, n)
+    assert answers == {n: f"answer {n}".encode() for n in range(200)}
+    # The URL's database is selected: the key is where redis_command (which SELECTs it) looks.
+    assert await pipeline.call("INCRBY", key, "5") == 5
+    assert redis_command(redis_url, f"EXISTS {key}") == [b":1"]
+    with pytest.raises(ReplyError, match="WRONGTYPE"):
+        await pipeline.call("LPUSH", key, "x")
+    assert await pipeline.call("DEL", key) == 1  # an error reply leaves the connection usable
+
+
+async def test_a_pipeline_whose_connection_redis_drops_fails_what_waits_and_connects_again(
+    redis_url: str, nursery: trio.Nursery
+) -> None:
+    pipeline = Pipeline(redis_url, nursery, timeout=5)
+    me = await pipeline.call("CLIENT", "ID")
+    failed = trio.Event()
+
+    async def wait_forever() -> None:
+        with pytest.raises(ConnectionError):
+            await pipeline.call("BLPOP", f"t-{secrets.token_hex(4)}", "0")  # answered by nothing but the kill
+        failed.set()
+
+    nursery.start_soon(wait_forever)
+    await trio.testing.wait_all_tasks_blocked()  # its command is out, its reply awaited
+    assert redis_command(redis_url, f"CLIENT KILL ID {me}") is not None
+    with trio.fail_after(5):
+        await failed.wait()
+    assert await pipeline.call("CLIENT", "ID") != me
+
+
+async def test_a_pipeline_that_gets_no_answer_gives_up_after_its_timeout(
+    mock_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, _say_nothing, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    pipeline = Pipeline(f"redis://127.0.0.1:{port}/0", nursery, timeout=2)
+    start = trio.current_time()
+    with pytest.raises(TimeoutError):
+        await pipeline.call("PING")
+    assert trio.current_time() - start == pytest.approx(2)
+    nursery.cancel_scope.cancel()
 
 
 async def _say_nothing(stream: trio.SocketStream) -> None:
