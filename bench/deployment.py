@@ -95,6 +95,7 @@ class Deployment:
     _db_created: bool = False
     _accounts: list[Account] = field(default_factory=list)
     _closed: bool = False
+    _room_batches: int = 0
 
     @property
     def label(self) -> str:
@@ -195,8 +196,11 @@ class Deployment:
         return self._accounts[:count]
 
     async def rooms(self, count: int, tag: str) -> list[str]:
+        """``count`` new rooms; their names are new on every call (a room name is taken once)."""
         owner = (await self.accounts(1))[0]
-        return await accounts.create_rooms(self.base_url, owner.token, count, prefix=f"bench-{tag}")
+        self._room_batches += 1
+        prefix = f"bench-{tag}-{self._room_batches}"
+        return await accounts.create_rooms(self.base_url, owner.token, count, prefix=prefix)
 
     def pin(self, cpus: frozenset[int] | None) -> None:
         """Every thread of every chat-server on `cpus` (the balancer floats, as Redis and MariaDB do)."""
