@@ -37,14 +37,14 @@ run() {  # run NAME MARKERS [pytest args]: one pytest process, its output kept f
 # process it started, so two at a time finish in about half the time.
 (
   run "PostgreSQL" "postgres and not cluster" "$@"
-  run "cluster on MariaDB" "cluster and mariadb" "$@"
-  run "MariaDB" "mariadb and not cluster" "$@"
+  run "cluster on PostgreSQL" "cluster and postgres" "$@"
+  run "browser" "browser" "$@"
 ) &
 lane_a=$!
 (
-  run "cluster on PostgreSQL" "cluster and postgres" "$@"
+  run "cluster on MariaDB" "cluster and mariadb" "$@"
   run "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
-  run "browser" "browser" "$@"
+  run "MariaDB" "mariadb and not cluster" "$@"
 ) &
 lane_b=$!
 wait "$lane_a" "$lane_b"
