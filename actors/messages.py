@@ -17,7 +17,7 @@ from actors.ref import Reply
 from storage.interface import Commit
 from wire.commands import Ref
 from wire.events import OutFrame
-from wire.shapes import User
+from wire.shapes import RoomInfo, User
 
 # --- to a room ------------------------------------------------------------
 
@@ -158,6 +158,31 @@ class PublishedPrivate:
 
 
 @dataclass(frozen=True, slots=True)
+class AnnounceRoom:
+    """A room was created: tell every session (in cluster mode every process's, unless ``here_only``)."""
+
+    room: RoomInfo
+    here_only: bool = False
+    """In cluster mode: the news came from the cluster, tell this process's sessions only."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShareReadMarker:
+    """A user's read marker moved: tell their sessions but ``skip`` (the one that marked).
+
+    The marker is ``room_id``'s or ``peer_id``'s (one of them). In cluster
+    mode the registry passes it to the other processes too, unless ``here_only``.
+    """
+
+    user_id: str
+    up_to: int
+    room_id: str | None = None
+    peer_id: str | None = None
+    skip: str | None = None
+    here_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PingSessions:
     """From the heartbeat: queue a WebSocket ping to every session."""
 
@@ -173,4 +198,6 @@ RegistryMsg = (
     | CloseUserSessions
     | PublishedPrivate
     | PingSessions
+    | ShareReadMarker
+    | AnnounceRoom
 )

@@ -11,6 +11,11 @@ Contract:
   of the target and of the sender, with the ``ack`` to the sending session.
   Routing between sessions lives only here: a deployment of several server
   processes adds its cross-process hop in this one place.
+* **New rooms** (:class:`actors.messages.AnnounceRoom`) are pushed to every
+  session as a ``room_created`` event; a process of the cluster passes them
+  on to the others first.
+* **Read markers** (:class:`actors.messages.ShareReadMarker`) that a
+  session moved are pushed to the user's other sessions as ``read_marker``.
 * **Failure policy**: the registry is not restarted; a crash escalates and
   stops the server (its state is the truth about who is connected, and there
   is no way to rebuild it without the sessions reconnecting).
@@ -28,6 +33,7 @@ from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.logs import supervision_event
 from actors.messages import (
+    AnnounceRoom,
     CloseAllSessions,
     CloseUserSessions,
     GetOnline,
@@ -37,6 +43,7 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
+    ShareReadMarker,
     SyncPrivate,
     UnregisterSession,
 )
@@ -46,7 +53,7 @@ from storage.interface import Draft, MessageLog
 from wire import events
 from wire.commands import Ref
 from wire.events import OutFrame, Recovery
-from wire.shapes import StoredMessage, User
+from wire.shapes import RoomInfo, StoredMessage, User
 
 
 class Presence:
@@ -162,6 +169,10 @@ class Registry:
             case PingSessions():
                 for s in self.presence.all_sessions():
                     s.deliver(events.PING_FRAME)
+            case AnnounceRoom(room, here_only):
+                await self._announce_room(room, here_only=here_only)
+            case ShareReadMarker():
+                await self._share_read_marker(message)
             case PublishedPrivate(frame, commit, message_id, user_id):
                 await self._delivery.push(
                     Delivery(commit, lambda: self._hand_private(frame, message_id, user_id))
@@ -195,6 +206,19 @@ class Registry:
         for s in self.presence.sessions_of(user_id):
             if token_id is None or s.token_id == token_id:
                 s.close(code, reason)
+
+    async def _announce_room(self, room: RoomInfo, *, here_only: bool) -> None:
+        """Push a new room to every session here: one frame, built once, never awaited per session."""
+        frame = events.room_created(room)
+        for s in self.presence.all_sessions():
+            s.deliver(frame)
+
+    async def _share_read_marker(self, marker: ShareReadMarker) -> None:
+        """A moved read marker reaches the user's other sessions here (one frame, never awaited per session)."""
+        frame = events.read_marker(marker.up_to, room_id=marker.room_id, peer_id=marker.peer_id)
+        for s in self.presence.sessions_of(marker.user_id):
+            if s.session_id != marker.skip:
+                s.deliver(frame)
 
     def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
         """A private message published on ``user_id``'s channel reaches that user's sessions here."""

@@ -53,10 +53,12 @@ from actors.messages import (
     RoomMsg,
     RoutePrivate,
     SessionGone,
+    ShareReadMarker,
     SyncPrivate,
     UnregisterSession,
 )
 from actors.outbox import Outbox
+from actors.read_markers import ReadMarkers
 from actors.ref import ActorGone, ActorRef
 from wire import close_codes, events
 from wire.commands import (
@@ -65,6 +67,7 @@ from wire.commands import (
     FrameError,
     Join,
     Leave,
+    MarkRead,
     Ping,
     Ref,
     Refresh,
@@ -121,6 +124,8 @@ class SessionDeps:
     """The writer actor's :meth:`actors.writer.Writer.schedule`."""
     check_token: Callable[[str], Awaitable[tuple[str, SessionToken] | None]] | None = None
     """For ``refresh``: the user id and token of a valid token, or None (forged, expired, logged out)."""
+    read_markers: ReadMarkers | None = None
+    """For ``read``: where markers are checked, coalesced and written (None: ``read`` is refused)."""
 
 
 def new_session_id(user: User) -> str:
@@ -292,6 +297,38 @@ class Session:
         self._scope.deadline = trio.current_time() + max(0.0, fresh.expires_at - time.time())
         self._reply(events.refreshed(max(0, int(fresh.expires_at - time.time())), ref))
 
+    async def _mark_read(self, command: MarkRead) -> None:
+        """Raise a read marker; reply with where it stands, and tell the user's other sessions if it moved."""
+        markers, ref, user_id = self._deps.read_markers, command.ref, self.user.user_id
+        if markers is None:
+            self._reply(events.error_frame("internal", "read markers are not kept by this server", ref))
+            return
+        try:
+            if command.room_id is not None:
+                marked = await markers.mark_room(user_id, command.room_id, command.up_to)
+                if marked is None:
+                    self._reply(
+                        events.error_frame("room_not_found", f"there is no room {command.room_id!r}", ref)
+                    )
+                    return
+            else:
+                assert command.peer_id is not None
+                if await self._deps.find_user(command.peer_id) is None:
+                    self._reply(
+                        events.error_frame("user_not_found", f"there is no user {command.peer_id!r}", ref)
+                    )
+                    return
+                marked = await markers.mark_peer(user_id, command.peer_id, command.up_to)
+        except Exception as exc:  # the database: nothing was changed, the client may send it again
+            self._reply(
+                events.error_frame("internal", f"the marker could not be read ({type(exc).__name__})", ref)
+            )
+            return
+        self._reply(events.read_marker(marked.up_to, ref, room_id=command.room_id, peer_id=command.peer_id))
+        if marked.moved:
+            share = ShareReadMarker(user_id, marked.up_to, command.room_id, command.peer_id, self.session_id)
+            await self._deps.registry.tell(share)
+
     async def _dispatch(self, command: Command | FrameError) -> None:
         match command:
             case SendGroup(room_id, content, ref):
@@ -319,6 +356,8 @@ class Session:
                 await self._deps.registry.tell(SyncPrivate(self.handle, since, ref))
             case Refresh(token, ref):
                 await self._refresh(token, ref)
+            case MarkRead():
+                await self._mark_read(command)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -10,9 +10,13 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
   are published in id order (:class:`cluster.log.ClusterLog`); the
   subscriber hands each to :meth:`actors.registry.Registry` as
   :class:`actors.messages.PublishedPrivate`, delivered once announced stored.
+* **Read markers**: one that moved goes to the user's sessions here at
+  once, and is published on the user's channel; the other processes that
+  follow it give it to theirs.
 * **delivered** in a private ``ack``: the target has a session on any process.
 * **Closing a user's sessions** (logout, password change) is published on
-  the control channel, so every process closes those it holds.
+  the control channel, so every process closes those it holds; so is a new
+  room, so every process pushes it to its sessions.
 * **Without its subscription** (Redis lost, and not yet subscribed again)
   the process holds no session: a session that connects meanwhile is
   closed at once with 1012, as the others were, since it could neither
@@ -32,6 +36,7 @@ from typing import Any
 from actors.delivery import store_then_deliver
 from actors.handle import SessionHandle
 from actors.messages import (
+    AnnounceRoom,
     CloseUserSessions,
     GetOnline,
     ListOnline,
@@ -39,6 +44,7 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
+    ShareReadMarker,
     UnregisterSession,
 )
 from actors.ref import ActorGone, ActorRef
@@ -49,7 +55,7 @@ from cluster.subscriber import Subscriber, message_of
 from storage.interface import Draft
 from wire import close_codes, events
 from wire.events import OutFrame
-from wire.shapes import User
+from wire.shapes import RoomInfo, User
 
 
 class ClusterRegistry(Registry):
@@ -122,6 +128,11 @@ class ClusterRegistry(Registry):
         assert ref is not None
 
         async def route(payload: dict[str, Any]) -> None:
+            if payload.get("k") == "read":  # a read marker moved on another process
+                if payload.get("origin") != node:
+                    with contextlib.suppress(ActorGone):
+                        await ref.tell(read_marker_of(user_id, payload))
+                return
             message = message_of(payload)
             commit = board.expect(message.id, str(payload.get("origin", node)))
             with contextlib.suppress(ActorGone):
@@ -162,6 +173,39 @@ class ClusterRegistry(Registry):
                 pass  # at least here; the other processes lost Redis too and closed theirs
         await super()._close_user_sessions(user_id, token_id, code, reason, here_only=True)
 
+    async def _announce_room(self, room: RoomInfo, *, here_only: bool) -> None:
+        if not here_only:
+            try:
+                await self._link.publish(
+                    self._link.control, {"order": "room_created", "room": room.to_wire()}
+                )
+                return  # every process, this one included, pushes it on hearing it
+            except ClusterUnavailable:
+                pass  # at least here; elsewhere the room list's refresh shows it
+        await super()._announce_room(room, here_only=True)
+
+    async def _share_read_marker(self, marker: ShareReadMarker) -> None:
+        """Here at once; and on the user's channel for the other processes (this one skips its own)."""
+        await super()._share_read_marker(marker)
+        if marker.here_only:
+            return
+        payload: dict[str, Any] = {"k": "read", "origin": self._link.node, "up_to": marker.up_to}
+        payload |= {"room_id": marker.room_id} if marker.room_id is not None else {"peer_id": marker.peer_id}
+        with contextlib.suppress(ClusterUnavailable):  # the others read the marker over HTTP when they reload
+            await self._link.publish(self._link.user_channel(marker.user_id), payload)
+
+
+def read_marker_of(user_id: str, payload: dict[str, Any]) -> ShareReadMarker:
+    """The read marker another process published on ``user_id``'s channel, for this process's sessions."""
+    room_id, peer_id = payload.get("room_id"), payload.get("peer_id")
+    return ShareReadMarker(
+        user_id,
+        int(payload["up_to"]),
+        None if room_id is None else str(room_id),
+        None if peer_id is None else str(peer_id),
+        here_only=True,
+    )
+
 
 def _nobody(frame: OutFrame, stored: Any) -> None:
     """Private messages reach their receivers through the users' channels, here as everywhere."""
@@ -169,7 +213,15 @@ def _nobody(frame: OutFrame, stored: Any) -> None:
 
 async def apply_control(registry: ActorRef[RegistryMsg], order: dict[str, Any]) -> None:
     """A control order heard on the cluster's channel, applied to this process's sessions."""
-    if order.get("order") == "close":
+    if order.get("order") == "room_created":
+        room = order["room"]
+        with contextlib.suppress(ActorGone):
+            await registry.tell(
+                AnnounceRoom(
+                    RoomInfo(str(room["room_id"]), str(room["name"]), int(room["created_at"])), here_only=True
+                )
+            )
+    elif order.get("order") == "close":
         with contextlib.suppress(ActorGone):
             await registry.tell(
                 CloseUserSessions(

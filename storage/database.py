@@ -29,6 +29,10 @@ from storage.credentials import Credentials
 from storage.dialects import NUL, parameter_marks, storable_text, stored_text
 from storage.models import MessageRow, RoomRow, UserRow
 from storage.private_files import private_directory, private_file, tighten
+from storage.reads import ReadStore, backfill_conversations, conversation_rows
+from storage.room_names import RoomNameTaken as RoomNameTaken  # raised by create_room, re-exported
+from storage.room_names import RoomQuotaReached as RoomQuotaReached
+from storage.room_names import enter_stored_rooms, insert_room, name_holder
 from storage.usernames import login_key, login_keys, rekey_users
 from storage.usernames import username_key as username_key  # the one comparison key, re-exported
 from wire.clock import now_ms
@@ -41,14 +45,6 @@ T = TypeVar("T")
 
 class UsernameTaken(Exception):
     pass
-
-
-class RoomQuotaReached(Exception):
-    """The account has already created as many rooms as its quota allows."""
-
-    def __init__(self, quota: int) -> None:
-        super().__init__(f"quota of {quota} rooms reached")
-        self.quota = quota
 
 
 def conversation_key(a: str, b: str) -> str:
@@ -100,6 +96,8 @@ class Database:
         )
         self._user_cache: dict[str, User] = {}
         self.credentials = Credentials(bridge)
+        self.reads = ReadStore(bridge, dialect)
+        """Read markers, unread counts and the conversation list (:mod:`storage.reads`)."""
         """Token generations, logged-out tokens and password changes."""
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -164,40 +162,30 @@ class Database:
     async def create_room(self, name: str, created_by: str | None, *, quota: int | None = None) -> RoomInfo:
         """Store a new room; with ``quota``, refuse (:class:`RoomQuotaReached`) once ``created_by`` has that many.
 
-        The count and the insert share one transaction that first locks the
-        creator's user row, so concurrent requests of one account cannot both
-        take the last place (SQLite runs transactions one at a time anyway).
+        A name another room has (compared folded) is refused with
+        :class:`RoomNameTaken`, by the database in the transaction that would
+        store the room (:func:`storage.room_names.insert_room` says how), so
+        two requests at once, to any processes sharing it, cannot both have it.
         """
         room = RoomInfo(room_id=secrets.token_hex(6), name=name, created_at=now_ms())
-
-        fields: dict[str, Any] = {
-            "id": room.room_id,
-            "name": name,
-            "created_by": created_by,
-            "created_at": room.created_at,
-        }
-
-        async def insert() -> None:
-            await RoomRow.create(**fields)
-
-        async def insert_within_quota(quota: int) -> None:
-            async with in_transaction() as connection:
-                await UserRow.filter(id=created_by).select_for_update().using_db(connection).first()
-                if await RoomRow.filter(created_by=created_by).using_db(connection).count() >= quota:
-                    raise RoomQuotaReached(quota)
-                await RoomRow.create(**fields, using_db=connection)
-
-        if quota is None or created_by is None:
-            await self._bridge.call(insert)
-        else:
-            await self._bridge.call(insert_within_quota, quota)
+        try:
+            await self._bridge.call(insert_room, room, created_by, quota)
+        except RoomNameTaken as taken:
+            taken.holder = await self._bridge.call(name_holder, name)
+            raise
         return room
 
     async def ensure_room(self, room_id: str, name: str) -> RoomInfo:
-        """Create a configured room on first start; keep it as it is afterwards."""
+        """Create a configured room on first start; keep it as it is afterwards.
+
+        A new one's name is entered like a created room's, so nobody can
+        create a room of that name; if a room has it already, both keep
+        working and the older one keeps the name (a warning says so).
+        """
 
         async def upsert() -> RoomRow:
             row, _ = await RoomRow.get_or_create(id=room_id, defaults={"name": name, "created_at": now_ms()})
+            await enter_stored_rooms()
             return row
 
         row = await self._bridge.call(upsert)
@@ -265,9 +253,17 @@ class Database:
         ]
         sql = self._insert_messages
 
+        conversations = conversation_rows(messages)
+        upsert = self.reads.conversation_upsert
+
         async def insert() -> None:
-            # Outside a transaction, execute_many opens and commits its own.
-            await Tortoise.get_connection("default").execute_many(sql, rows)  # type: ignore[arg-type]
+            if not conversations:
+                # Outside a transaction, execute_many opens and commits its own.
+                await Tortoise.get_connection("default").execute_many(sql, rows)  # type: ignore[arg-type]
+                return
+            async with in_transaction() as connection:  # a conversation's newest message, with it
+                await connection.execute_many(sql, rows)  # type: ignore[arg-type]
+                await connection.execute_many(upsert, conversations)  # type: ignore[arg-type]
 
         await self._bridge.call(insert)
 
@@ -367,6 +363,8 @@ async def _init_schema(db_url: str) -> tuple[Any, str]:
         for statement in _INDEXES:  # named by us: new and older databases get the same ones
             await connection.execute_script(statement)
         await rekey_users()
+        await enter_stored_rooms()  # rooms made before names were unique
+        await backfill_conversations(dialect)  # private messages stored before the conversation list
     return context, dialect
 
 

@@ -204,3 +204,44 @@ async def test_a_process_that_stops_gracefully_leaves_no_ghost(
     online = await watcher.command({"type": "online"})
     assert [u["user_id"] for u in online["users"]] == [alice.user_id]
     await api.http.aclose()
+
+
+async def test_a_new_room_reaches_sessions_on_every_process_and_a_name_is_taken_once(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    on_a = await pair.connect_a(alice)
+    on_b = await pair.connect_b(bob)
+    made = await pair.api_a.call("POST", "/api/v1/rooms", token=alice.token, json={"name": "Garden"})
+    assert made.status_code == 201
+    for peer in (on_a, on_b):
+        pushed = await peer.expect("room_created", timeout=10)
+        assert pushed["room"] == {**made.json()["room"], "online": 0}
+    statuses: list[int] = []
+
+    async def create(api: Api, token: str, name: str) -> None:
+        answer = await api.call("POST", "/api/v1/rooms", token=token, json={"name": name})
+        statuses.append(answer.status_code)
+
+    async with trio.open_nursery() as racing:  # one name, to both processes at once
+        racing.start_soon(create, pair.api_a, alice.token, "Chess")
+        racing.start_soon(create, pair.api_b, bob.token, "CHESS")
+    assert sorted(statuses) == [201, 409]
+    listed = await pair.api_b.call("GET", "/api/v1/rooms", token=bob.token, params={"limit": 200})
+    assert [r["name"].casefold() for r in listed.json()["rooms"]].count("chess") == 1
+    for peer in (on_a, on_b):  # the one room made is the one pushed
+        assert (await peer.expect("room_created", timeout=10))["room"]["name"].casefold() == "chess"
+        await nothing_more(peer, "room_created")
+
+
+async def test_a_read_marker_reaches_the_users_session_on_the_other_process(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    writer = await pair.connect_a(alice)
+    desk = await pair.connect_a(bob)
+    phone = await pair.connect_b(bob)
+    ack = await writer.command({"type": "private", "target_id": bob.user_id, "content": "read me"})
+    await phone.expect("private", timeout=10, id=ack["id"])
+    reply = await desk.command({"type": "read", "peer_id": alice.user_id, "up_to": ack["id"]})
+    assert reply["up_to"] == ack["id"]
+    marker = await phone.expect("read_marker", timeout=10)
+    assert marker == {"type": "read_marker", "peer_id": alice.user_id, "up_to": ack["id"]}
+    counts = await pair.api_a.call("GET", "/api/v1/unread", token=bob.token, params={"peers": alice.user_id})
+    assert counts.json()["conversations"] == [{"peer_id": alice.user_id, "last_read": ack["id"], "unread": 0}]

@@ -85,9 +85,10 @@ async def test_an_account_past_its_room_quota_is_refused_and_told_why_even_after
 # --- the room list, page by page -------------------------------------------
 
 
-async def _make_rooms(api: Api, owner: Account, count: int) -> list[str]:
+async def _make_rooms(api: Api, owner: Account, count: int, first: int = 0) -> list[str]:
+    """``count`` rooms named ``room <first>`` on: names are unique."""
     ids = []
-    for i in range(count):
+    for i in range(first, first + count):
         r = await api.call("POST", "/api/v1/rooms", token=owner.token, json={"name": f"room {i}"})
         assert r.status_code == 201, r.text
         ids.append(r.json()["room"]["room_id"])
@@ -117,7 +118,7 @@ async def test_the_room_list_pages_through_every_room_once_in_creation_order(
         seen += body["rooms"]
         pages += 1
         if pages == 1:  # a room created while paging comes last, on a later page
-            made += await _make_rooms(api, alice, 1)
+            made += await _make_rooms(api, alice, 1, first=len(made))
         cursor = body["next_cursor"]
         if cursor is None:
             break

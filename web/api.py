@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from quart import Blueprint, jsonify, request
 from quart.typing import ResponseReturnValue
 
-from actors.messages import GetMembers, GetOnline
+from actors.messages import AnnounceRoom, GetMembers, GetOnline
 from actors.ref import ActorGone, AskTimeout
-from storage.database import RoomQuotaReached
+from storage.database import RoomNameTaken, RoomQuotaReached
 from web import validation
 from web.auth import current_user, json_body
 from web.errors import ApiError
@@ -34,7 +35,7 @@ ASK_TIMEOUT = 5.0
 
 
 @api.post("/rooms")
-@describe(RoomReply, 201, body=NewRoom, errors=(400, 401, 413, 429, 503))
+@describe(RoomReply, 201, body=NewRoom, errors=(400, 401, 409, 413, 429, 503))
 async def create_room() -> ResponseReturnValue:
     svc = services()
     user = await current_user(svc)
@@ -63,7 +64,16 @@ async def create_room() -> ResponseReturnValue:
             f"you have created {full.quota} rooms, the most one account may create; "
             "join an existing room instead",
         ) from None
+    except RoomNameTaken as taken:
+        holder = f"room {taken.holder!r}" if taken.holder else "another room"
+        raise ApiError(
+            409, "room_name_taken", f"{holder} already has this name (compared ignoring case and width)"
+        ) from None
     svc.count("rooms_created")
+    # Every session learns of it now, not at its next refresh of the list. One push per room
+    # created: the creation rate and quota above bound it.
+    with contextlib.suppress(ActorGone):
+        await svc.registry_ref.tell(AnnounceRoom(room))
     return jsonify({"room": room.to_wire()}), 201
 
 

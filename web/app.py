@@ -27,6 +27,7 @@ from web.browser_policy import SecurityHeaders
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
 from web.metrics import metrics_response
 from web.openapi import METRICS, PAGE, WS_HANDSHAKE, describe, install
+from web.reads_api import reads
 from web.schemas import Health
 from web.services import Services, services
 from web.ws import PATH as WS_PATH
@@ -47,6 +48,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.extensions["chat"] = svc
     app.register_blueprint(accounts)
     app.register_blueprint(api)
+    app.register_blueprint(reads)
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(Exception, unexpected_error_response)

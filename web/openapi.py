@@ -48,7 +48,10 @@ _ERRORS = {
     ),
     403: "`forbidden`: understood and refused; the message says why.",
     404: "`room_not_found` or `user_not_found` for an id that names nothing; `not_found` for a path that matches no endpoint.",
-    409: "`username_taken`: choose another username.",
+    409: (
+        "`username_taken`: choose another username. `room_name_taken`: a room has this name already, "
+        "compared after NFKC and case folding, trimmed; join it or choose another name."
+    ),
     413: "`bad_request`: the body is larger than this endpoint takes, refused before it is parsed.",
     426: "`bad_request`: a plain HTTP request; `/ws` answers only a WebSocket handshake.",
     429: (

@@ -44,6 +44,7 @@ ErrorCode = Literal[
     "user_not_found",
     "method_not_allowed",
     "username_taken",
+    "room_name_taken",
     "rate_limited",
     "internal",
     "unavailable",
@@ -150,7 +151,10 @@ class NewRoom(_Wire):
     name: str = Field(
         min_length=1,
         max_length=ROOM_NAME_MAX,
-        description="Not blank; no control or invisible format characters except inside an emoji.",
+        description=(
+            "Not blank; no control or invisible format characters except inside an emoji. Unique: "
+            "no two rooms have names equal after NFKC, case folding and trimming (409 `room_name_taken`)."
+        ),
     )
 
 

@@ -155,6 +155,7 @@ async def serve(
             latency=system.latency,
             metrics=CollectorRegistry(auto_describe=False),
             serving=system.serving,
+            read_markers=system.read_markers,
         )
         register_collectors(svc)
         stop_accepting, http_done = trio.Event(), trio.Event()

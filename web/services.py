@@ -16,6 +16,7 @@ from quart import current_app
 from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.messages import RegistryMsg
+from actors.read_markers import ReadMarkers
 from actors.ref import ActorRef
 from actors.registry import Registry
 from actors.rooms import RoomSupervisor
@@ -57,6 +58,8 @@ class Services:
     revocations: Revocations
     latency: DeliveryLatency  # the same one the rooms and the registry record into
     metrics: CollectorRegistry  # this server's own, scraped at /metrics (web.metrics.register_collectors)
+    read_markers: ReadMarkers | None = None
+    """Pending read markers (:mod:`actors.read_markers`), which the unread counts add to what is stored."""
     ready: bool = False
     serving: Callable[[], bool] = lambda: True
     """Whether a new session can be served now (the cluster mode: its Redis subscription is live)."""

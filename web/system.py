@@ -33,6 +33,7 @@ from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.logs import supervision_event
 from actors.messages import CloseAllSessions, RegistryMsg
+from actors.read_markers import ReadMarkers
 from actors.recovery import RecoverySource
 from actors.ref import ActorGone, ActorRef, AskTimeout, Reply
 from actors.registry import Registry
@@ -76,6 +77,8 @@ class ChatSystem:
     """Called with every order heard on the cluster's control channel (token revocations, ...)."""
     subscriber: Subscriber | None = None
     """The cluster's subscription to Redis (None: one process)."""
+    read_markers: ReadMarkers | None = None
+    """Read markers, coalesced and written each second (:mod:`actors.read_markers`)."""
 
     def serving(self) -> bool:
         """Whether a session that connects now can be served: false in the cluster mode while the
@@ -166,9 +169,11 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     writer = Writer()
     await root.start(writer.run)
     await root.start(run_heartbeat, registry_ref, config.ping_interval)
+    read_markers = await root.start(ReadMarkers(db.reads).run)
     for seed in config.rooms:
         await rooms.start(await db.ensure_room(seed.room_id, seed.name))
     system = ChatSystem(config, db, journal, registry, registry_ref, rooms, writer, latency, link, listeners)
+    system.read_markers = read_markers
     if link is not None:
         system.subscriber = cluster.subscriber
     try:
@@ -177,6 +182,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
         with trio.move_on_after(config.shutdown_timeout, shield=True):
             if registry.presence.session_count:
                 await system.close_sessions()
+            await read_markers.flush()  # markers still pending, before storage closes
             journal.close()
             await journal.wait_flushed()
         root.cancel_scope.cancel()

@@ -79,6 +79,7 @@ class ChatSocketEndpoint:
             find_user=svc.db.get_user,
             schedule=svc.writer.schedule,
             check_token=self._check_token,
+            read_markers=svc.read_markers,
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,

@@ -75,7 +75,17 @@ class Refresh:
     ref: Ref = None
 
 
-Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping | Sync | Refresh
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """The user has read a room (``room_id``) or a private conversation (``peer_id``) up to ``up_to``."""
+
+    room_id: str | None
+    peer_id: str | None
+    up_to: int
+    ref: Ref = None
+
+
+Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping | Sync | Refresh | MarkRead
 
 MAX_TOKEN_LENGTH = 4096
 
@@ -157,6 +167,15 @@ def ref_of(frame: str | bytes) -> Ref:
     return parse_command(frame, max_content=REF_READ_MAX).ref
 
 
+def _mark_read(obj: dict[str, Any], ref: Ref) -> MarkRead:
+    """``read``: exactly one of ``room_id`` and ``peer_id``, and ``up_to``, a message id."""
+    room = None if obj.get("room_id") is None else _identifier(obj, "room_id")
+    peer = None if obj.get("peer_id") is None else _identifier(obj, "peer_id")
+    if (room is None) == (peer is None):
+        raise InvalidJson("read takes exactly one of room_id and peer_id")
+    return MarkRead(room, peer, _message_id(obj, "up_to"), ref)
+
+
 def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameError:
     """Turn one client frame into a command, or into the error to answer it with."""
     if not isinstance(frame, str):
@@ -195,6 +214,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return Ping(ref)
             case "sync":
                 return Sync(_message_id(obj, "since"), ref)
+            case "read":
+                return _mark_read(obj, ref)
             case "refresh":
                 token = _field(obj, "token")
                 if not token or len(token) > MAX_TOKEN_LENGTH:

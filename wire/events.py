@@ -13,7 +13,7 @@ from typing import Any
 from wire.clock import now_ms
 from wire.commands import Ref
 from wire.frames import PING, text_frame
-from wire.shapes import StoredMessage, User
+from wire.shapes import RoomInfo, StoredMessage, User
 from wire.strict_json import to_json
 
 
@@ -108,6 +108,19 @@ def refreshed(expires_in: int, ref: Ref) -> OutFrame:
     return encode(with_ref({"type": "refreshed", "expires_in": expires_in}, ref))
 
 
+def read_marker(
+    up_to: int, ref: Ref = None, *, room_id: str | None = None, peer_id: str | None = None
+) -> OutFrame:
+    """A read marker as it stands now: the reply to ``read`` (with its ``ref``), and the event to the user's other sessions."""
+    reply: dict[str, Any] = {"type": "read_marker"}
+    if room_id is not None:
+        reply["room_id"] = room_id
+    else:
+        reply["peer_id"] = peer_id
+    reply["up_to"] = up_to
+    return encode(with_ref(reply, ref))
+
+
 def left(room_id: str, ref: Ref) -> OutFrame:
     return encode(with_ref({"type": "left", "room_id": room_id}, ref))
 
@@ -123,6 +136,11 @@ def online(users: list[User], ref: Ref, *, room_id: str | None = None) -> OutFra
 
 def pong(ref: Ref) -> OutFrame:
     return encode(with_ref({"type": "pong"}, ref))
+
+
+def room_created(room: RoomInfo) -> OutFrame:
+    """An extension: a room was just created, pushed to every session; shaped as an item of the room list."""
+    return encode({"type": "room_created", "room": room.to_wire() | {"online": 0}})
 
 
 NOTICE_TEXT = {"join": "{name} joined the room", "leave": "{name} left the room"}

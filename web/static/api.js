@@ -65,3 +65,17 @@ export async function tokenStillValid() {
     return !(err instanceof ApiError && err.status === 401);
   }
 }
+
+// The newest page of the user's private conversations: each with its peer, last
+// message and unread count (GET /conversations, newest first).
+export async function listConversations(limit) {
+  const data = await api("GET", "/conversations?limit=" + (limit || 20));
+  return Array.isArray(data.conversations) ? data.conversations : [];
+}
+
+// The user of exactly this name (compared as a login is), or ApiError
+// "user_not_found".
+export async function lookupUser(username) {
+  const data = await api("GET", "/users/lookup?username=" + encodeURIComponent(username));
+  return data.user;
+}

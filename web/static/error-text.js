@@ -14,6 +14,7 @@ export const ERROR_TEXT = {
   forbidden: "You are not allowed to do that.",
   internal: "The server had an internal problem: please try again.",
   username_taken: "That username is already taken: pick another one.",
+  room_name_taken: "A room with that name already exists: join it, or pick another name.",
   invalid_credentials: "Wrong username or password.",
   unauthorized: "Your session has expired: please log in again.",
   unavailable: "The server cannot do that for a moment: please try again shortly.",
@@ -29,14 +30,25 @@ export const CLOSE_TEXT = {
   1013: "The connection was too slow to keep up",
 };
 
+// Codes whose server message is the useful part: it says which field or limit was
+// wrong, or why the request is refused. For every other code our sentence says it
+// all, and the server's wording would only repeat it.
+const DETAIL_CODES = new Set(["bad_request", "forbidden"]);
+
+// One sentence: the server's detail ("username must be 1 to 32 letters…") when it
+// adds something, else ours.
 export function describeError(code, message, retryAfter) {
-  let text = ERROR_TEXT[code] || "Something went wrong (" + code + ").";
   if ((code === "rate_limited" || code === "unavailable") && retryAfter) {
     // The wait is the one detail that matters here; the server's wording adds nothing.
     const why = code === "rate_limited" ? "You are going too fast" : "The server cannot do that for a moment";
     return why + ": try again in " + retryAfter + " s.";
   }
-  // The server's own message can carry the detail (which field, which limit).
-  if (message && message !== text) text += " (" + message + ")";
-  return text;
+  const detail = typeof message === "string" ? message.trim() : "";
+  if (detail && (DETAIL_CODES.has(code) || !ERROR_TEXT[code])) return asSentence(detail);
+  return ERROR_TEXT[code] || "Something went wrong (" + code + ").";
+}
+
+function asSentence(text) {
+  const start = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(start) ? start : start + ".";
 }

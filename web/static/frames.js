@@ -5,14 +5,14 @@
 import { showError } from "./banner.js";
 import { restoreDraft } from "./composer.js";
 import { reconnectWithToken, send } from "./connection.js";
-import { addMessage, showPrivateMessage } from "./conversations.js";
+import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage } from "./conversations.js";
 import { describeError } from "./error-text.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
-import { refreshRooms, scheduleRefresh } from "./rooms.js";
+import { addCreatedRoom, refreshRooms, scheduleRefresh } from "./rooms.js";
 import { nameOf, notePrivateLive, rememberUser, setConnected, state, unwantRoom } from "./state.js";
 
 // Up (again): be back in every room we want to be in, each with what it missed,
@@ -22,6 +22,7 @@ export function onConnected() {
   beginLink();
   for (const roomId of state.wantedRooms) joinRoom(roomId);
   syncPrivate();
+  restoreConversations();
   send({ type: "online" });
   updateComposer();
 }
@@ -55,6 +56,8 @@ const FRAME_HANDLERS = {
   group: onGroupMessage,
   private: onPrivateMessage,
   system: onSystem,
+  room_created: (frame) => addCreatedRoom(frame.room),
+  read_marker: applyReadMarker,
   error: onError,
 };
 

@@ -9,15 +9,25 @@
 import { reportApiError, showError, hideError, whenSessionExpires } from "./banner.js";
 import { autoGrow, onComposerKey, onComposerSubmit } from "./composer.js";
 import { retryNow } from "./connection.js";
-import { activate, closeConversation, loadOlder, loadOlderNearTop, startPrivate } from "./conversations.js";
+import {
+  activate,
+  closeConversation,
+  loadOlder,
+  loadOlderNearTop,
+  markRead,
+  startPrivate,
+  startPrivateByName,
+} from "./conversations.js";
 import { $ } from "./dom.js";
 import { joinRoom, leaveRoom } from "./membership.js";
+import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
+import { toggleNotifications, whenNotificationClicked } from "./notifications.js";
 import { retryGaps } from "./recovery.js";
-import { closePanels, togglePanel } from "./render.js";
+import { closePanels, renderNotifyButton, renderTabs, togglePanel } from "./render.js";
 import { renewIfDue } from "./renewal.js";
 import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
-import { activeConversation, state } from "./state.js";
+import { activeConversation, setActive, state } from "./state.js";
 
 async function onCreateRoom(event) {
   event.preventDefault();
@@ -83,6 +93,30 @@ function onMessageListClick(event) {
   else if (event.target.closest('[data-testid="fill-gap"]')) retryGaps(activeConversation());
 }
 
+async function onNotifyButton() {
+  await toggleNotifications();
+  renderNotifyButton();
+}
+
+// The page shows again: what the conversation on screen received meanwhile is read
+// now (its count leaves the tab and the title; the divider and "Jump to latest" say
+// where it starts).
+function onPageShown() {
+  pageShown();
+  renderNotifyButton(); // the permission may have changed in the browser's settings
+  if (state.activeKey) {
+    setActive(state.activeKey);
+    renderTabs();
+    markRead(activeConversation());
+  }
+}
+
+async function onMessageByName(event) {
+  event.preventDefault();
+  const input = $("message-name");
+  if (await startPrivateByName(input.value)) input.value = "";
+}
+
 function bindEvents() {
   $("auth-form").addEventListener("submit", onLoginSubmit);
   $("register-button").addEventListener("click", onRegisterClick);
@@ -91,6 +125,9 @@ function bindEvents() {
   $("message-input").addEventListener("keydown", onComposerKey);
   $("message-input").addEventListener("input", autoGrow);
   $("message-list").addEventListener("scroll", loadOlderNearTop, { passive: true });
+  $("message-list").addEventListener("scroll", noteScroll, { passive: true });
+  $("jump-latest").addEventListener("click", jumpToLatest);
+  $("notify-button").addEventListener("click", onNotifyButton);
   $("message-list").addEventListener("click", onMessageListClick);
   $("conversation-tabs").addEventListener("click", onTabClick);
   $("room-list").addEventListener("click", onRoomListClick);
@@ -98,6 +135,7 @@ function bindEvents() {
   $("site-online-list").addEventListener("click", onUserListClick);
   $("create-room-form").addEventListener("submit", onCreateRoom);
   $("leave-button").addEventListener("click", onLeaveButton);
+  $("message-name-form").addEventListener("submit", onMessageByName);
   $("error-dismiss").addEventListener("click", hideError);
   $("retry-now").addEventListener("click", retryNow);
   // The network is back (a laptop woke up, Wi-Fi returned): no point waiting.
@@ -109,15 +147,25 @@ function bindEvents() {
   $("toggle-people").addEventListener("click", () => togglePanel("people-panel", "toggle-people"));
   // On a phone a drawer covers the conversation; a tap beside it closes it.
   document.querySelector(".conversation").addEventListener("click", closePanels);
-  // Coming back to a tab: the counts may have moved, and the token's renewal may be
-  // due, while timers were throttled.
+  // Leaving a tab starts the time away ("New since you were away"). Coming back: the
+  // counts may have moved, and the token's renewal may be due, while timers were
+  // throttled.
   document.addEventListener("visibilitychange", () => {
-    if (document.hidden || !state.token) return;
+    if (!state.token) return;
+    if (document.hidden) {
+      markAway(false);
+      return;
+    }
+    onPageShown();
     refreshRooms();
     renewIfDue();
   });
 }
 
 whenSessionExpires(endSession);
+whenNotificationClicked((key) => {
+  if (state.conversations.has(key)) activate(key);
+});
+renderNotifyButton();
 bindEvents();
 resumeSession();

@@ -15,7 +15,7 @@ import { ApiError, api } from "./api.js";
 import { reportApiError } from "./banner.js";
 import { send } from "./connection.js";
 import { addMessage, showPrivateMessage } from "./conversations.js";
-import { removeGapMark, showGapMark, showHistoryPage } from "./message-list.js";
+import { caughtUp, removeGapMark, showGapMark, showHistoryPage } from "./message-list.js";
 import {
   addGap,
   beginPrivateSync,
@@ -68,12 +68,14 @@ export function onSynced(frame, command) {
     }
   }
   finishPrivateSync(since, messages);
+  for (const conv of state.conversations.values()) if (conv.kind === "private") caughtUp(conv);
 }
 
 // The "joined" reply to a rejoin with `since`: the messages missed, oldest first.
 export function recoverRoom(conv, frame, since) {
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   for (const message of messages) addMessage(conv, message, true);
+  caughtUp(conv);
   if (frame.truncated && messages.length > 0) addGap(conv, since, messages[0].id);
   // Neither recovered nor truncated: the server could not read its history, so the
   // whole stretch since `since` is read over HTTP instead.

@@ -8,6 +8,7 @@
 
 import { $, el } from "./dom.js";
 import { showMessages } from "./message-list.js";
+import { notificationState } from "./notifications.js";
 import { activeConversation, isActive, state } from "./state.js";
 
 export function showView(loggedIn) {
@@ -24,8 +25,11 @@ export function showCurrentUser(user) {
   $("current-user").title = "Logged in as " + user.username;
 }
 
+const TITLE = "Chat";
+
 // Empties what belonged to the user who logged out.
 export function clearChat() {
+  document.title = TITLE;
   $("current-user").textContent = "";
   $("conversation-tabs").replaceChildren();
   $("room-list").replaceChildren();
@@ -61,6 +65,32 @@ export function renderTabs() {
   }
   tabs.replaceChildren(...nodes);
   tabs.hidden = nodes.length === 0;
+  renderUnread();
+}
+
+// The unread counts outside the tabs: beside each joined room in the room list, and
+// their sum in the page's title ("(3) Chat"), which is what shows of a background
+// tab. Redrawn with the tabs, which every change of a count redraws.
+export function renderUnread() {
+  let total = 0;
+  for (const conv of state.conversations.values()) total += conv.unread;
+  document.title = total > 0 ? "(" + total + ") " + TITLE : TITLE;
+  for (const item of $("room-list").children) {
+    const open = item.querySelector(".room-open");
+    if (!open) continue;
+    const conv = state.conversations.get("room:" + item.dataset.roomId);
+    const count = conv ? conv.unread : 0;
+    let badge = open.querySelector(".badge");
+    if (count === 0) {
+      if (badge) badge.remove();
+      continue;
+    }
+    if (!badge) {
+      badge = el("span", { className: "badge", "data-testid": "room-unread" });
+      open.insertBefore(badge, open.querySelector(".room-online"));
+    }
+    badge.replaceChildren(String(count), el("span", { className: "visually-hidden" }, " unread"));
+  }
 }
 
 export function renderActiveConversation() {
@@ -150,6 +180,7 @@ export function renderRooms() {
     items.push(item);
   }
   $("room-list").replaceChildren(...items);
+  renderUnread();
 }
 
 export function updateComposer() {
@@ -161,6 +192,23 @@ export function updateComposer() {
   if (conv) hint = conv.kind === "room" ? "Message " + conv.title : "Message " + conv.title + " privately";
   if (conv && !state.connected) hint = "Offline: waiting for the connection…";
   $("message-input").placeholder = hint;
+}
+
+// The notifications button says what pressing it does; the hint below it, why.
+export function renderNotifyButton() {
+  const button = $("notify-button");
+  const hint = $("notify-hint");
+  const now = notificationState();
+  button.hidden = now === "unsupported";
+  hint.hidden = now === "unsupported";
+  button.disabled = now === "blocked";
+  button.textContent = now === "on" ? "Turn off notifications" : "Turn on notifications";
+  hint.textContent = {
+    on: "You get a desktop notification for private messages and mentions of your name while you look elsewhere.",
+    off: "Get a desktop notification for private messages and mentions of your name.",
+    blocked: "This browser blocks notifications from this site: allow them in its site settings.",
+    unsupported: "",
+  }[now];
 }
 
 // ---------------------------------------------------------------- phone drawers

@@ -1,5 +1,6 @@
 // The room list, read over HTTP in pages: refreshed every 30 s, shortly after
-// joins and leaves, and on demand ("More rooms", a new room).
+// joins and leaves, and on demand ("More rooms", a new room); rooms others create
+// arrive at once, pushed by the server.
 
 import { api } from "./api.js";
 import { reportApiError } from "./banner.js";
@@ -65,6 +66,15 @@ export async function loadMoreRooms() {
   } catch (err) {
     reportApiError(err, "Loading more rooms");
   }
+}
+
+// The server pushes each new room (room_created) as it is made: show it now rather than
+// at the next refresh, which stays as the fallback for a push missed while offline.
+export function addCreatedRoom(room) {
+  if (!state.token || !room || typeof room.room_id !== "string" || typeof room.name !== "string") return;
+  if (state.rooms.has(room.room_id)) return; // the list's own copy is as new, with its count
+  storeRooms([room]);
+  renderRooms();
 }
 
 // Returns the new room; throws ApiError when the server refuses it.

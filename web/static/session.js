@@ -7,7 +7,9 @@ import { ApiError, api, revokeToken } from "./api.js";
 import { hideError } from "./banner.js";
 import { startConnection, stopConnection } from "./connection.js";
 import { $ } from "./dom.js";
+import { ERROR_TEXT } from "./error-text.js";
 import { onConnected, onDisconnected, onFrame } from "./frames.js";
+import { markAway } from "./message-list.js";
 import { refreshSiteOnline } from "./online.js";
 import { clearChat, renderActiveConversation, setStatus, showCurrentUser, showView } from "./render.js";
 import { keepTokenFresh, stopRenewing } from "./renewal.js";
@@ -32,6 +34,16 @@ function setAuthBusy(busy) {
   $("register-button").disabled = busy;
 }
 
+// The server will not say whether an account exists, so a failed login may be a
+// newcomer who pressed Enter (that is "Log in") before registering: say so.
+const LOGIN_REFUSED = ERROR_TEXT.invalid_credentials + " New here? Choose Register to make an account with this name.";
+
+function describeAuthError(err) {
+  if (!(err instanceof ApiError)) return String(err);
+  if (err.code === "network") return "The server cannot be reached.";
+  return err.code === "invalid_credentials" ? LOGIN_REFUSED : err.describe();
+}
+
 async function logIn(credentials) {
   const data = await api("POST", "/login", credentials);
   setToken(data.token, data.expires_in);
@@ -50,7 +62,7 @@ export async function onLoginSubmit(event) {
   try {
     await logIn(credentials);
   } catch (err) {
-    setAuthMessage(err instanceof ApiError ? err.describe() : String(err), true);
+    setAuthMessage(describeAuthError(err), true);
   } finally {
     setAuthBusy(false);
   }
@@ -74,7 +86,7 @@ export async function onRegisterClick() {
     setAuthMessage("Registered. Logging in…", false);
     await logIn(credentials);
   } catch (err) {
-    setAuthMessage(err instanceof ApiError ? err.describe() : String(err), true);
+    setAuthMessage(describeAuthError(err), true);
   } finally {
     setAuthBusy(false);
   }
@@ -95,7 +107,10 @@ function startSession(user) {
     status: setStatus,
     opened: onConnected,
     frame: onFrame,
-    dropped: onDisconnected,
+    dropped: (unanswered) => {
+      markAway(true);
+      onDisconnected(unanswered);
+    },
     expired: endSession,
   });
 }
@@ -138,6 +153,6 @@ export async function resumeSession() {
   } catch (err) {
     setToken(null);
     showView(false);
-    if (err instanceof ApiError && err.status !== 401) setAuthMessage(err.code === "network" ? "The server cannot be reached." : err.describe(), true);
+    if (err instanceof ApiError && err.status !== 401) setAuthMessage(describeAuthError(err), true);
   }
 }

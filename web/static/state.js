@@ -15,6 +15,7 @@ export const HISTORY_PAGE = 50;
 const TOKEN_KEY = "chat.token";
 const EXPIRY_KEY = "chat.token.expiry";
 const ROOMS_KEY = "chat.rooms";
+const PRIVATE_KEY = "chat.private";
 
 export const state = {
   token: null,
@@ -40,6 +41,7 @@ export const state = {
   privateSince: null,
   privateSynced: false,
   privateLiveMax: null,
+  conversationsRestored: false, // the server's conversation list was read since the login
 };
 
 // ---------------------------------------------------------------- session
@@ -110,9 +112,11 @@ export function clearSession() {
   state.privateSince = null;
   state.privateSynced = false;
   state.privateLiveMax = null;
+  state.conversationsRestored = false;
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(EXPIRY_KEY);
   sessionStorage.removeItem(ROOMS_KEY);
+  sessionStorage.removeItem(PRIVATE_KEY);
 }
 
 // ---------------------------------------------------------------- users
@@ -226,14 +230,50 @@ export function addConversation(key, kind, id, title) {
     historyLoaded: false,
   };
   state.conversations.set(key, conv);
+  if (kind === "private") saveOpenPrivate();
   return conv;
+}
+
+// The private conversations open in this tab, kept for its next reload (as the rooms are).
+function saveOpenPrivate() {
+  const peers = [];
+  for (const conv of state.conversations.values()) if (conv.kind === "private") peers.push(conv.id);
+  sessionStorage.setItem(PRIVATE_KEY, JSON.stringify(peers));
+}
+
+export function savedPrivatePeers() {
+  try {
+    const peers = JSON.parse(sessionStorage.getItem(PRIVATE_KEY) || "[]");
+    return Array.isArray(peers) ? peers.filter((p) => typeof p === "string") : [];
+  } catch (err) {
+    sessionStorage.removeItem(PRIVATE_KEY);
+    return [];
+  }
+}
+
+// The server's count for a conversation this tab has no messages of yet (after a
+// reload, or messages stored while the user was away).
+export function setConversationsRestored(restored) {
+  state.conversationsRestored = restored;
+}
+
+export function setUnread(conv, count) {
+  conv.unread = count;
+}
+
+// The read marker this tab last sent (or heard of) for a conversation: a "read" is
+// sent only when it would move it.
+export function noteReadUpTo(conv, id) {
+  conv.readUpTo = Math.max(conv.readUpTo || 0, id);
 }
 
 // Returns false when there was no such conversation. Closing the active one shows
 // the first of those left.
 export function removeConversation(key) {
   if (!state.conversations.has(key)) return false;
+  const kind = state.conversations.get(key).kind;
   state.conversations.delete(key);
+  if (kind === "private") saveOpenPrivate();
   if (state.activeKey === key) {
     const next = state.conversations.keys().next();
     state.activeKey = next.done ? null : next.value;
