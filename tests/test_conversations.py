@@ -7,7 +7,7 @@ from typing import Any
 import trio
 
 from storage.models import ConversationRow
-from tests.conftest import Account, Api, Connect, start_server
+from tests.conftest import Account, Api, Connect, start_server, with_config
 from tests.test_read_markers import whisper
 from web.config import Config
 
@@ -93,6 +93,25 @@ async def test_a_user_is_found_by_exact_name_and_nothing_more_is_revealed(api: A
     assert (
         await api.call("GET", "/api/v1/users/lookup", params={"username": bob.username})
     ).status_code == 401
+
+
+async def test_looking_up_names_faster_than_the_rate_is_429_with_retry_after(
+    config: Config, nursery: trio.Nursery
+) -> None:
+    """A free account must not learn which names exist faster than registering would tell it."""
+    api = Api(await start_server(nursery, with_config(config, user_lookups=3)))
+    alice, bob = await api.account(), await api.account()
+    for name in (bob.username, "nobody-here", bob.username):
+        answer = await api.call("GET", "/api/v1/users/lookup", token=alice.token, params={"username": name})
+        assert answer.status_code in (200, 404), answer.text
+    refused = await api.call("GET", "/api/v1/users/lookup", token=alice.token, params={"username": "guess"})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = await api.call(
+        "GET", "/api/v1/users/lookup", token=bob.token, params={"username": alice.username}
+    )
+    assert other.status_code == 200, "the rate is counted per account"
+    await api.http.aclose()
 
 
 async def test_a_database_from_before_the_list_gets_its_conversations_at_start(

@@ -91,6 +91,7 @@ class Config:
     login_user_window: float = 900.0
     register_attempts: int = 20
     room_creations: int = 5
+    user_lookups: int = 60
     rate_window: float = 60.0
     ws_frame_rate: float = 20.0
     ws_frame_burst: int = 60
@@ -149,6 +150,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("login_user_window", "rate_limit.login_user_window", None, seconds(1, 7 * 86400)),
     ("register_attempts", "rate_limit.register_attempts", None, integer(1, 1_000_000)),
     ("room_creations", "rate_limit.room_creations", None, integer(1, 1_000_000)),
+    ("user_lookups", "rate_limit.user_lookups", None, integer(1, 1_000_000)),
     ("rate_window", "rate_limit.window", None, seconds(1, 86400)),
     ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, seconds(0.001, 1_000_000)),
     ("ws_frame_burst", "rate_limit.ws_frame_burst", None, integer(1, 1_000_000)),

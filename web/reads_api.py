@@ -133,14 +133,24 @@ async def unread() -> ResponseReturnValue:
 
 
 @reads.get("/users/lookup")
-@describe(UserReply, query=LookupQuery, errors=(400, 401, 404))
+@describe(UserReply, query=LookupQuery, errors=(400, 401, 404, 429, 503))
 async def lookup_user() -> ResponseReturnValue:
     """One exact name, one user id: no listing, no prefix search, nothing but the public ``user`` shape."""
     svc = services()
-    await current_user(svc)
+    user = await current_user(svc)
     name = request.args.get("username")
     if name is None or not 0 < len(name) <= USERNAME_MAX:
         raise bad_request(f"username must be 1 to {USERNAME_MAX} characters")
+    if svc.limits.enabled:
+        lookups = svc.limits.user_lookups_by_user
+        wait = await lookups.take(user.user_id)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"you may look up {lookups.limit} names every {lookups.window:g} s; try again in {wait} s",
+                {"Retry-After": str(wait)},
+            )
     found = await svc.db.find_login(name)
     if found is None:
         raise ApiError(404, "user_not_found", "there is no user of that name")

@@ -75,19 +75,23 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
     login: Logins
     register: Rate
     rooms: Rate
+    lookups: Rate
     if link is None:
         login = LoginThrottle(login_limits)
         register = SlidingWindow(config.register_attempts, window)
         rooms = SlidingWindow(config.room_creations, window)
+        lookups = SlidingWindow(config.user_lookups, window)
     else:
         windows = RedisWindows(link)
         login = ClusterLogins(windows, login_limits)
         register = ClusterRate(windows, Window("register", config.register_attempts, window))
         rooms = ClusterRate(windows, Window("room-creations", config.room_creations, window))
+        lookups = ClusterRate(windows, Window("user-lookups", config.user_lookups, window))
     return Limits(
         login=login,
         register_by_address=register,
         room_creations_by_user=rooms,
+        user_lookups_by_user=lookups,
         enabled=config.rate_limit_enabled,
         rooms_per_user=config.rooms_per_user,
     )

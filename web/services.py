@@ -38,6 +38,9 @@ class Limits:
     login: Logins
     register_by_address: Rate
     room_creations_by_user: Rate
+    user_lookups_by_user: Rate
+    """Names one account may look up: registration answers "taken" only 20 times a minute per address,
+    and the lookup must not be a faster way to learn which accounts exist."""
     enabled: bool
     rooms_per_user: int  # lifted, like the rates, when ``enabled`` is false
 
