@@ -54,7 +54,15 @@ import httpx
 import pytest
 import trio
 
-from tests.conftest import MARIADB, POSTGRES, _mariadb, _postgres, require_mariadb, require_postgres
+from tests.conftest import (
+    MARIADB,
+    POSTGRES,
+    _mariadb,
+    _postgres,
+    drop_later,
+    require_mariadb,
+    require_postgres,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-c", "from web.server import main; main()"]
@@ -396,12 +404,12 @@ def cluster_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
         require_postgres()
         assert _postgres(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
         yield POSTGRES.format(db=name)
-        _postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_later(_postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         return
     require_mariadb()
     assert _mariadb(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
     yield MARIADB.format(db=name)
-    _mariadb(f"DROP DATABASE IF EXISTS {name}")
+    drop_later(_mariadb, f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture
