@@ -28,7 +28,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from storage.database import open_database
-from tests.cluster import MARIADB_PARAM, StartCluster, free_port, redis_command
+from tests.cluster import MARIADB_PARAM, POSTGRES_PARAM, StartCluster, free_port, redis_command
 from tests.conftest import Account, open_ws
 from tests.test_login_throttle import burst, login_request
 from web.schemas import ErrorBody
@@ -38,6 +38,8 @@ pytestmark = pytest.mark.cluster
 REDIS_ONLY = pytest.mark.parametrize("cluster_db_url", [MARIADB_PARAM], indirect=True)
 """For a limit whose counts live in Redis alone (the sliding windows): the database only holds the
 accounts, so one database proves it, and the suite does not pay these argon2-bound tests twice."""
+REDIS_ONLY_ON_POSTGRES = pytest.mark.parametrize("cluster_db_url", [POSTGRES_PARAM], indirect=True)
+"""The same, run with the PostgreSQL cluster stage, which is shorter than MariaDB's (scripts/test.sh)."""
 
 HANDSHAKE = {
     "Connection": "Upgrade",
@@ -189,7 +191,7 @@ async def test_one_address_spraying_accounts_over_every_process_is_held_to_fifty
     assert await status_of_login(cluster.nodes[0].url, owner.username, owner.password, "203.0.113.6") == 200
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_malformed_logins_on_every_process_count_against_their_address(
     start_cluster: StartCluster,
 ) -> None:
@@ -208,7 +210,7 @@ async def test_malformed_logins_on_every_process_count_against_their_address(
 # registrations and rooms ---------------------------------------------------------
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_registrations_from_one_address_are_counted_once_for_every_process(
     start_cluster: StartCluster,
 ) -> None:
@@ -226,7 +228,7 @@ async def test_registrations_from_one_address_are_counted_once_for_every_process
     assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 429)
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_the_room_creation_rate_is_counted_once_for_every_process(start_cluster: StartCluster) -> None:
     cluster = await start_cluster(3)
     async with client(cluster.http) as http:
