@@ -292,9 +292,13 @@ class Pipeline:
         async with self._connecting:
             if self._connection is None:
                 connection = await _connect(self._url, select=True)
+                try:
+                    self._nursery.start_soon(self._read, connection)
+                except RuntimeError as exc:  # the link is closing: its nursery takes no new task
+                    await trio.aclose_forcefully(connection.stream)
+                    raise ConnectionError("the connection to Redis is closing") from exc
                 self._waiting[connection] = deque()
                 self._connection = connection
-                self._nursery.start_soon(self._read, connection)
             return self._connection
 
     async def _read(self, connection: _Connection) -> None:

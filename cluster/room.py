@@ -159,6 +159,10 @@ class ClusterRoom(Room):
         caller handles next, so everything keeps its mailbox order. The copy
         to the room (the senders' own sessions included) comes back through
         the channel; the senders' acks follow the local commit, in order.
+        The posts are taken out of the mailbox before Redis is asked: if the
+        room crashed meanwhile (a bug, not Redis being away, which is an
+        ``unavailable`` answer to each), the restarted room would not see
+        them, and their senders would get no ack and send them again.
         """
         posts, later = [first], None
         assert self._mailbox is not None
