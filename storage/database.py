@@ -33,6 +33,7 @@ from storage.reads import ReadStore, backfill_conversations, conversation_rows
 from storage.room_names import RoomNameTaken as RoomNameTaken  # raised by create_room, re-exported
 from storage.room_names import RoomQuotaReached as RoomQuotaReached
 from storage.room_names import enter_stored_rooms, insert_room, name_holder
+from storage.schema import generate_schemas
 from storage.usernames import login_key, login_keys, rekey_users
 from storage.usernames import username_key as username_key  # the one comparison key, re-exported
 from wire.clock import now_ms
@@ -349,7 +350,7 @@ async def _init_schema(db_url: str) -> tuple[Any, str]:
     """
     context = await Tortoise.init(db_url=db_url, modules={"models": ["storage.models"]})
     with context:
-        await Tortoise.generate_schemas(safe=True)
+        await generate_schemas()  # again, if another process starting at once collided with it
         connection = Tortoise.get_connection("default")
         dialect: str = connection.capabilities.dialect
         if dialect == "sqlite":
