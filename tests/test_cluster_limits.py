@@ -35,11 +35,10 @@ from web.schemas import ErrorBody
 
 pytestmark = pytest.mark.cluster
 
-REDIS_ONLY = pytest.mark.parametrize("cluster_db_url", [MARIADB_PARAM], indirect=True)
-"""For a limit whose counts live in Redis alone (the sliding windows): the database only holds the
-accounts, so one database proves it, and the suite does not pay these argon2-bound tests twice."""
 REDIS_ONLY_ON_POSTGRES = pytest.mark.parametrize("cluster_db_url", [POSTGRES_PARAM], indirect=True)
-"""The same, run with the PostgreSQL cluster stage, which is shorter than MariaDB's (scripts/test.sh)."""
+"""For a limit whose counts live in Redis alone (the sliding windows): the database only holds the
+accounts, so one database proves it, and the suite does not pay these argon2-bound tests twice. They
+run with the PostgreSQL cluster stage, whose lane is the shorter one (scripts/test.sh)."""
 
 HANDSHAKE = {
     "Connection": "Upgrade",
@@ -116,7 +115,7 @@ async def closed_with(ws: WebSocketConnection) -> int:
 # login throttle ------------------------------------------------------------------
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_a_burst_of_wrong_passwords_spread_over_three_processes_is_checked_only_up_to_the_limit(
     start_cluster: StartCluster,
 ) -> None:
@@ -137,7 +136,7 @@ async def test_a_burst_of_wrong_passwords_spread_over_three_processes_is_checked
     assert sum(answered) == 100 and all(n >= 20 for n in answered)  # every process took its share
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_the_owner_is_known_at_their_usual_address_by_every_process_while_guesses_come_from_elsewhere(
     start_cluster: StartCluster,
 ) -> None:
@@ -158,7 +157,7 @@ async def test_the_owner_is_known_at_their_usual_address_by_every_process_while_
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_the_right_password_forgets_its_address_failures_on_every_process(
     start_cluster: StartCluster,
 ) -> None:
@@ -175,7 +174,7 @@ async def test_the_right_password_forgets_its_address_failures_on_every_process(
     assert guesses == [401] * 9 + [401] * 10 + [429]
 
 
-@REDIS_ONLY
+@REDIS_ONLY_ON_POSTGRES
 async def test_one_address_spraying_accounts_over_every_process_is_held_to_fifty_failures(
     start_cluster: StartCluster,
 ) -> None:
