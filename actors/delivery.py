@@ -185,17 +185,21 @@ async def deliver_once_stored(
     sender: SessionHandle,
     ref: Ref,
     accepted: float,
-    fan_out: Callable[[OutFrame, StoredMessage], None],
+    fan_out: Callable[[OutFrame, StoredMessage], None] | None,
     *,
     delivered: bool | None = None,
 ) -> None:
-    """Queue the sender's ``ack`` and the fan-out of an appended message behind its commit."""
-    frame = events.message(stored)
+    """Queue the sender's ``ack`` and the fan-out of an appended message behind its commit.
+
+    ``fan_out`` None: only the ack (in cluster mode the copies come back through Redis).
+    """
+    frame = None if fan_out is None else events.message(stored)
     ack = events.ack(stored, ref, delivered=delivered)
 
     def deliver() -> None:
         sender.deliver(ack)
-        fan_out(frame, stored)
+        if fan_out is not None and frame is not None:
+            fan_out(frame, stored)
 
     def failed() -> None:
         sender.deliver(events.error_frame("internal", "the message could not be stored; send it again", ref))

@@ -80,7 +80,16 @@ class Published:
     skip: str | None = None
 
 
-RoomMsg = JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers | Published
+@dataclass(frozen=True, slots=True)
+class PublishedBatch:
+    """The messages of one publication, in id order: one mailbox message for a whole burst of posts."""
+
+    items: tuple[Published, ...]
+
+
+RoomMsg = (
+    JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers | Published | PublishedBatch
+)
 
 # --- to the registry -------------------------------------------------------
 

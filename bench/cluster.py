@@ -234,6 +234,27 @@ def _rows(cfg: RunConfig, chatty_rates: list[float]) -> list[Row]:
                 "{:.2f}",
                 "",
             ),
+            (
+                f"fan-out {m}: server write syscalls/delivery",
+                k,
+                "server_write_syscalls_per_delivery",
+                "{:.3f}",
+                "",
+            ),
+            (
+                f"fan-out {m}: server read syscalls/message",
+                k,
+                "server_read_syscalls_per_message",
+                "{:.2f}",
+                "",
+            ),
+            (
+                f"fan-out {m}: server threads given a core, per message",
+                k,
+                "server_runs_per_message",
+                "{:.2f}",
+                "",
+            ),
             (f"fan-out {m}: Redis CPU µs/message", k, "redis_cpu_us_per_message", "{:.1f}", ""),
             (
                 f"fan-out {m}: Redis CPU µs/message, idle rate taken off",

@@ -121,22 +121,17 @@ class RedisLink:
         lost its counter (the caller sets it up again with :meth:`init_ids`).
         """
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        result = int(await self._run_fast(lua.APPEND, [f"{self.ns}:ids", *channels], [text]))
-        if result < 0:
-            raise CounterLost("Redis has lost the id counter")
-        return result
+        return _numbered(await self._run_fast(lua.APPEND, [f"{self.ns}:ids", *channels], [text]))
 
-    async def append_many(self, channel: str, payloads: list[dict[str, Any]]) -> int:
-        """Number a burst of messages with consecutive ids and publish them on ``channel`` as one array.
+    async def number_posts(self, channel: str, frames: list[str]) -> int:
+        """Number a room's posts with consecutive ids and publish them on ``channel`` as one burst.
 
-        The id of the first; the others follow in ``payloads``' order. Raises
+        ``frames`` are the posts' frames without their ids (:func:`cluster.posts.frame_text`).
+        The id of the first; the others follow in ``frames``' order. Raises
         as :meth:`append` does.
         """
-        texts = [_json(payload) for payload in payloads]
-        result = int(await self._run_fast(lua.APPEND_MANY, [f"{self.ns}:ids", channel], texts))
-        if result < 0:
-            raise CounterLost("Redis has lost the id counter")
-        return result
+        keys = [f"{self.ns}:ids", channel]
+        return _numbered(await self._run_fast(lua.NUMBER_POSTS, keys, [self.node, *frames]))
 
     async def init_ids(self, floor: int) -> bool:
         """Set the id counter to ``floor`` if Redis has none; True when it did."""
@@ -232,6 +227,13 @@ class RedisLink:
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         await self.call(lambda: self._pipeline.call("PUBLISH", channel, _json(payload)))
+
+
+def _numbered(result: Any) -> int:
+    """A numbering script's answer: the (first) id, or -1 when Redis had no counter."""
+    if int(result) < 0:
+        raise CounterLost("Redis has lost the id counter")
+    return int(result)
 
 
 @functools.cache

@@ -24,9 +24,11 @@ the others as failed (:meth:`cluster.node.Node`, ``_settle_overdue``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actors.journal import Journal
+from cluster import posts
 from cluster.link import ID_MARGIN, ClusterUnavailable, CounterLost, RedisLink
 from storage.interface import Commit, Draft, LogClosed, MessageStore
 from wire.clock import now_ms
@@ -59,37 +61,31 @@ class ClusterLog:
             log.warning("the cluster's id counter was missing in Redis; it now starts above %d", floor)
 
     def _payload(self, draft: Draft, timestamp: int) -> dict[str, Any]:
-        payload: dict[str, Any] = {
+        """A private message as its publication carries it (:func:`cluster.subscriber.message_of` reads it)."""
+        return {
             "k": draft.kind,
             "ts": timestamp,
             "sender": draft.sender.to_wire(),
             "content": draft.content,
             "origin": self._link.node,
+            "target_id": draft.target_id,
         }
-        if draft.kind == "group":
-            payload["room_id"] = draft.room_id
-        else:
-            payload["target_id"] = draft.target_id
-        return payload
 
     async def append(self, draft: Draft) -> tuple[StoredMessage, Commit]:
+        if draft.kind == "group":  # a room's posts always travel as a burst, even of one
+            assert draft.room_id is not None
+            for queued in await self.append_room_burst(draft.room_id, [draft]):
+                return queued
+            raise LogClosed("the server is shutting down")
+        assert draft.target_id is not None
         timestamp = now_ms()
         payload = self._payload(draft, timestamp)
-        if draft.kind == "group":
-            assert draft.room_id is not None
-            channels = [self._link.room_channel(draft.room_id)]
-        else:
-            assert draft.target_id is not None
-            channels = list(
-                dict.fromkeys(
-                    [self._link.user_channel(draft.target_id), self._link.user_channel(draft.sender.user_id)]
-                )
+        channels = list(
+            dict.fromkeys(
+                [self._link.user_channel(draft.target_id), self._link.user_channel(draft.sender.user_id)]
             )
-        try:
-            message_id = await self._link.append(channels, payload)
-        except CounterLost:
-            await self.setup_ids()  # Redis is back without its counter
-            message_id = await self._link.append(channels, payload)
+        )
+        message_id = await self._numbering(lambda: self._link.append(channels, payload))
         stored = _stored(draft, message_id, timestamp)
         return stored, await self._queue(stored)
 
@@ -99,19 +95,16 @@ class ClusterLog:
         """Number a room's queued posts together (one script call, one publication); each with its commit.
 
         What :meth:`append` does for one message, for a burst: the ids are
-        consecutive in ``drafts``' order. Fewer results than drafts means the
-        journal closed part way (the server is stopping): the rest were
-        numbered and published but will not be stored, and the node actor
-        announces them as failed.
+        consecutive in ``drafts``' order, and what is published is the frames
+        members receive (:mod:`cluster.posts`). Fewer results than drafts
+        means the journal closed part way (the server is stopping): the rest
+        were numbered and published but will not be stored, and the node
+        actor announces them as failed.
         """
         timestamp = now_ms()
-        payloads = [self._payload(draft, timestamp) for draft in drafts]
+        frames = [posts.frame_text(draft, timestamp) for draft in drafts]
         channel = self._link.room_channel(room_id)
-        try:
-            first = await self._number(channel, payloads)
-        except CounterLost:
-            await self.setup_ids()
-            first = await self._number(channel, payloads)
+        first = await self._numbering(lambda: self._link.number_posts(channel, frames))
         queued: list[tuple[StoredMessage, Commit]] = []
         for offset, draft in enumerate(drafts):
             stored = _stored(draft, first + offset, timestamp)
@@ -121,15 +114,13 @@ class ClusterLog:
                 break
         return queued
 
-    async def _number(self, channel: str, payloads: list[dict[str, Any]]) -> int:
-        """The first id of ``payloads``, numbered and published.
-
-        A lone post takes the simpler script: measured with Redis's commandstats,
-        18.7 µs a call against 22.8 µs for building an array of one.
-        """
-        if len(payloads) == 1:
-            return await self._link.append([channel], payloads[0])
-        return await self._link.append_many(channel, payloads)
+    async def _numbering(self, number: Callable[[], Awaitable[int]]) -> int:
+        """Run a numbering script; if Redis came back without its counter, set it up and run it again."""
+        try:
+            return await number()
+        except CounterLost:
+            await self.setup_ids()
+            return await number()
 
     async def _queue(self, stored: StoredMessage) -> Commit:
         """Hand a numbered message to the journal; until its commit is announced it is in flight here."""

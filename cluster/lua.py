@@ -15,9 +15,10 @@ Keys (all under the cluster's namespace, ``chat:`` by default):
   event leaves the window; ``flag:<F>:<K>``: a flag with a lifetime (a login's known address).
 
 Payloads are JSON built by the caller; a script that numbers a message
-splices ``"id":<n>,`` in after the opening brace. A burst of a room's posts
-numbered together (:data:`APPEND_MANY`) is published as one JSON array of
-such objects, in id order: one publication, one wake-up of each subscriber.
+splices ``"id":<n>,`` in after the opening brace. A room's posts numbered
+together (:data:`NUMBER_POSTS`) are published as one burst of client frames,
+in id order (:mod:`cluster.posts`): one publication, one wake-up of each
+subscriber, and nothing for a receiver to decode and encode again.
 """
 
 from __future__ import annotations
@@ -31,17 +32,18 @@ for i = 2, #KEYS do redis.call('PUBLISH', KEYS[i], payload) end
 return id
 """
 
-APPEND_MANY = """
--- KEYS: ids, channel   ARGV: payloads (JSON objects)
--- Number every payload, consecutive ids in ARGV's order, and publish them as one JSON array.
+NUMBER_POSTS = """
+-- KEYS: ids, channel   ARGV: origin, then each post's frame without its id (a JSON object)
+-- Number the posts, consecutive ids in ARGV's order, and publish them as one burst (cluster/posts.py).
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local last = redis.call('INCRBY', KEYS[1], #ARGV)
-local first = last - #ARGV + 1
-local parts = {}
-for i = 1, #ARGV do
-  parts[i] = '{"id":' .. (first + i - 1) .. ',' .. string.sub(ARGV[i], 2)
+local n = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], n)
+local first = last - n + 1
+local parts = {'P' .. ARGV[1] .. ' ' .. first}
+for i = 1, n do
+  parts[i + 1] = '{"id":' .. (first + i - 1) .. ',' .. string.sub(ARGV[i + 1], 2)
 end
-redis.call('PUBLISH', KEYS[2], '[' .. table.concat(parts, ',') .. ']')
+redis.call('PUBLISH', KEYS[2], table.concat(parts, '\\n'))
 return first
 """
 

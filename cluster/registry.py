@@ -51,7 +51,7 @@ from actors.ref import ActorGone, ActorRef
 from actors.registry import Registry
 from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
-from cluster.subscriber import Subscriber, message_of
+from cluster.subscriber import Subscriber, json_items, message_of
 from storage.interface import Draft
 from wire import close_codes, events
 from wire.events import OutFrame
@@ -127,16 +127,17 @@ class ClusterRegistry(Registry):
         ref, board, node = self.ref, self._board, self._link.node
         assert ref is not None
 
-        async def route(payload: dict[str, Any]) -> None:
-            if payload.get("k") == "read":  # a read marker moved on another process
-                if payload.get("origin") != node:
-                    with contextlib.suppress(ActorGone):
-                        await ref.tell(read_marker_of(user_id, payload))
-                return
-            message = message_of(payload)
-            commit = board.expect(message.id, str(payload.get("origin", node)))
-            with contextlib.suppress(ActorGone):
-                await ref.tell(PublishedPrivate(events.message(message), commit, message.id, user_id))
+        async def route(data: bytes) -> None:
+            for payload in json_items(data):
+                if payload.get("k") == "read":  # a read marker moved on another process
+                    if payload.get("origin") != node:
+                        with contextlib.suppress(ActorGone):
+                            await ref.tell(read_marker_of(user_id, payload))
+                    continue
+                message = message_of(payload)
+                commit = board.expect(message.id, str(payload.get("origin", node)))
+                with contextlib.suppress(ActorGone):
+                    await ref.tell(PublishedPrivate(events.message(message), commit, message.id, user_id))
 
         await self._subscriber.follow(self._link.user_channel(user_id), route)
 

@@ -44,21 +44,24 @@ from actors.messages import (
     ListMembers,
     PostGroup,
     Published,
+    PublishedBatch,
     RoomMsg,
     SessionGone,
 )
 from actors.ref import ActorGone, ActorRef
 from actors.room import Room
 from actors.room_state import Joined, Left
+from cluster import posts
 from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
 from cluster.log import ClusterLog
-from cluster.subscriber import Subscriber, message_of, notice_of
+from cluster.subscriber import Subscriber, json_items, notice_of
 from storage.interface import Draft, LogClosed, LogUnavailable
 from wire import events
 from wire.clock import now_ms
 from wire.commands import Ref
 from wire.events import OutFrame, Recovery
+from wire.frames import text_frame
 from wire.shapes import User
 
 BURST = 64
@@ -95,17 +98,23 @@ class ClusterRoom(Room):
     ) -> str | None:
         assert ref is not None, "a cluster room is started by the room supervisor, which gives its ref"
         self._mailbox = mailbox
-        board, node = self._cluster.board, self._cluster.link.node
+        board = self._cluster.board
 
-        async def route(payload: dict[str, Any]) -> None:
-            if payload.get("k") == "notice":
-                published = Published(notice_of(payload), None, None, payload.get("skip"))
-            else:
-                message = message_of(payload)
-                commit = board.expect(message.id, str(payload.get("origin", node)))
-                published = Published(events.message(message), commit, message.id)
+        async def route(data: bytes) -> None:
+            burst = posts.read(data)
+            if burst is None:  # presence notices
+                items = [
+                    Published(notice_of(payload), None, None, payload.get("skip"))
+                    for payload in json_items(data)
+                ]
+            else:  # frames ready to send, as they were published: wrapped, not decoded
+                first, origin = burst.first, burst.origin
+                items = [
+                    Published(OutFrame(text_frame(frame)), board.expect(first + i, origin), first + i)
+                    for i, frame in enumerate(burst.frames)
+                ]
             with contextlib.suppress(ActorGone):  # stopped meanwhile: it had nobody to give it to
-                await ref.tell(published)
+                await ref.tell(items[0] if len(items) == 1 else PublishedBatch(tuple(items)))
 
         await self._cluster.subscriber.follow(self._channel, route)
         with contextlib.suppress(ClusterUnavailable):
@@ -197,7 +206,7 @@ class ClusterRoom(Room):
             return later
         for post, (stored, commit) in zip(taken, queued, strict=False):
             await deliver_once_stored(
-                self._delivery, stored, commit, post.session, post.ref, post.accepted, _nobody
+                self._delivery, stored, commit, post.session, post.ref, post.accepted, None
             )
         closing = LogClosed("the server is shutting down")
         for post in taken[len(queued) :]:
@@ -268,7 +277,3 @@ class ClusterRoom(Room):
         for session_id, session in self.state.members.items():
             if session_id != skip:
                 session.deliver(frame)
-
-
-def _nobody(frame: OutFrame, stored: Any) -> None:
-    """The sender's process does not hand its own message out: the channel brings it to everyone."""

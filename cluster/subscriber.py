@@ -45,7 +45,8 @@ from wire.shapes import StoredMessage, User
 
 log = logging.getLogger(__name__)
 
-Route = Callable[[dict[str, Any]], Awaitable[None]]
+Route = Callable[[bytes], Awaitable[None]]
+"""What a followed channel's publications are handed to, as published; :class:`ValueError` if unreadable."""
 
 RECONNECT_EVERY = 1.0
 
@@ -74,7 +75,11 @@ class Subscriber:
         """How many times the subscription was made: a count made in an earlier one was undone by ``on_back``."""
 
     async def follow(self, channel: str, route: Route) -> None:
-        """Receive ``channel`` from now on and hand each payload to ``route``."""
+        """Receive ``channel`` from now on and hand each publication to ``route``, undecoded.
+
+        The route decodes: a room's posts come as frames ready to send
+        (:mod:`cluster.posts`), everything else as JSON (:func:`json_items`).
+        """
         self._routes[channel] = route
         if self._pubsub is not None:
             try:
@@ -134,7 +139,14 @@ class Subscriber:
         except ClusterUnavailable as exc:
             raise ConnectionError(str(exc)) from exc
 
-    async def _dispatch(self, channel: str, data: bytes | str) -> None:
+    async def _dispatch(self, channel: str, data: bytes) -> None:
+        route = self._routes.get(channel)
+        if route is not None:
+            try:
+                await route(data)
+            except ValueError:
+                log.warning("dropped an unreadable publication on %s", channel)
+            return
         try:
             payload = json.loads(data)
         except ValueError:
@@ -144,12 +156,15 @@ class Subscriber:
             self._board.announce(payload.get("ok", []), payload.get("failed", []))
         elif channel == self._link.control:
             await self._on_control(payload)
-        else:
-            route = self._routes.get(channel)
-            if route is not None:
-                # A room's burst of posts comes as one array (:data:`cluster.lua.APPEND_MANY`), in id order.
-                for item in payload if isinstance(payload, list) else [payload]:
-                    await route(item)
+
+
+def json_items(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a publication: one, or an array of them. Raises :class:`ValueError` on others."""
+    payload = json.loads(data)
+    items = payload if isinstance(payload, list) else [payload]
+    if not all(isinstance(item, dict) for item in items):
+        raise ValueError("not a JSON object")
+    return items
 
 
 def message_of(payload: dict[str, Any]) -> StoredMessage:

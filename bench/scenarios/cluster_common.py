@@ -31,6 +31,32 @@ from bench.worker import ClientSpec, Fleet, WorkerSpec, split
 IDLE_PROBE_SECONDS = 2.0
 
 
+def syscalls(pids: list[int]) -> tuple[int, int]:
+    """Read and write system calls made so far by `pids`, all threads (/proc/<pid>/io: syscr, syscw).
+
+    Each socket write to a member, and each read of a socket, is one of them:
+    how many writes a delivery costs says how well frames are batched.
+    """
+    reads = writes = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+            reads += int(fields["syscr"])
+            writes += int(fields["syscw"])
+    return reads, writes
+
+
+def runs(pids: list[int]) -> dict[int, int]:
+    """Per thread of `pids`: how many times it was given a core (/proc/<pid>/task/*/schedstat, third field)."""
+    counts = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    counts[int(task.name)] = int((task / "schedstat").read_text().split()[2])
+    return counts
+
+
 def runqueue_wait(pids: list[int]) -> dict[int, float]:
     """Per thread of `pids`: seconds spent runnable but waiting for a core (/proc/<pid>/task/*/schedstat).
 
@@ -88,6 +114,8 @@ class Snapshot:
     wall: float
     servers: list[float]
     servers_waiting: dict[int, float]
+    servers_runs: dict[int, int]
+    servers_syscalls: tuple[int, int]
     balancer: float | None
     redis: RedisCpu | None
     database: float | None
@@ -98,6 +126,8 @@ class Snapshot:
             wall=time.monotonic(),
             servers=[cpu_seconds(p) for p in deployment.server_pids],
             servers_waiting=runqueue_wait(deployment.server_pids),
+            servers_runs=runs(deployment.server_pids),
+            servers_syscalls=syscalls(deployment.server_pids),
             balancer=cpu_seconds(deployment.balancer.pid) if deployment.balancer else None,
             redis=RedisCpu.read(deployment.redis_url) if deployment.uses_redis else None,
             database=cpu_of_program("mariadbd"),
@@ -115,6 +145,9 @@ class Usage:
     wall: float = 0.0
     servers: list[float] = field(default_factory=list)
     servers_waiting: float = 0.0
+    servers_runs: int = 0
+    servers_reads: int = 0
+    servers_writes: int = 0
     balancer: float | None = None
     redis: float | None = None
     redis_main: float | None = None
@@ -132,6 +165,9 @@ class Usage:
             wall=b.wall - a.wall,
             servers=[y - x for x, y in zip(a.servers, b.servers, strict=True)],
             servers_waiting=sum(w - a.servers_waiting.get(tid, 0.0) for tid, w in b.servers_waiting.items()),
+            servers_runs=sum(n - a.servers_runs.get(tid, 0) for tid, n in b.servers_runs.items()),
+            servers_reads=b.servers_syscalls[0] - a.servers_syscalls[0],
+            servers_writes=b.servers_syscalls[1] - a.servers_syscalls[1],
             balancer=_delta(b.balancer, a.balancer),
             redis=redis.total if redis else None,
             redis_main=redis.main_thread if redis else None,
@@ -168,6 +204,10 @@ class Usage:
             "database": self.database,
             "database_net": self.net(self.database, self.database_idle_rate),
         }
+        for unit, count in per.items():
+            out[f"server_runs_per_{unit}"] = self.servers_runs / max(count, 1)
+            out[f"server_read_syscalls_per_{unit}"] = self.servers_reads / max(count, 1)
+            out[f"server_write_syscalls_per_{unit}"] = self.servers_writes / max(count, 1)
         for kind, used in costs.items():
             if used is None:
                 continue
