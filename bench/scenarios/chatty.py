@@ -31,7 +31,7 @@ from bench.scenarios.common import (
     wait_until,
 )
 from bench.targets import Target
-from bench.worker import Channel, Conn, WorkerSpec, close_all, closed_codes, connect_all
+from bench.worker import Channel, Conn, Fleet, WorkerSpec, close_all, closed_codes, connect_all
 
 
 def percentile(sorted_values: list[int], q: float) -> float:
@@ -39,6 +39,27 @@ def percentile(sorted_values: list[int], q: float) -> float:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return float(sorted_values[k])
+
+
+async def sent_then_drained(
+    fleet: Fleet, cfg: RunConfig, room_of: list[str]
+) -> tuple[Counter[int], Counter[int], list[Any]]:
+    """Wait for every sender's counts, then have every receiver drain what its room was sent.
+
+    What was sent and acked per client index, and each worker's result.
+    """
+    sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
+    sent: Counter[int] = Counter()
+    acked: Counter[int] = Counter()
+    for rep in sent_reports:
+        sent.update({int(k): v for k, v in rep["sent"].items()})
+        acked.update({int(k): v for k, v in rep["acked"].items()})
+    room_sent: Counter[str] = Counter()
+    for idx, n in sent.items():
+        room_sent[room_of[idx]] += n
+    fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
+    results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
+    return sent, acked, results
 
 
 async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
@@ -52,17 +73,7 @@ async def drive(target: Target, cfg: RunConfig) -> dict[str, Any]:
     fleet, _ = await start_fleet(target, cfg, "chatty", clients, params, cfg.gen_workers)
     try:
         async with measured_run(target, cfg, fleet, "chatty", cfg.chatty_seconds) as meter:
-            sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
-            sent: Counter[int] = Counter()
-            acked: Counter[int] = Counter()
-            for rep in sent_reports:
-                sent.update({int(k): v for k, v in rep["sent"].items()})
-                acked.update({int(k): v for k, v in rep["acked"].items()})
-            room_sent: Counter[str] = Counter()
-            for idx, n in sent.items():
-                room_sent[room_of[idx]] += n
-            fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
-            results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
+            sent, acked, results = await sent_then_drained(fleet, cfg, room_of)
     finally:
         fleet.close()
     received: Counter[int] = Counter()
@@ -145,11 +156,14 @@ async def _talk(conn: Conn, room: str, rate: float, until: float, size: int) -> 
     return seq
 
 
-async def work(spec: WorkerSpec, chan: Channel) -> None:
-    """Worker side: talk for the bounded time, then wait for stragglers and report."""
+async def talk_and_drain(spec: WorkerSpec, chan: Channel, tally: Any) -> tuple[list[Conn], dict[int, str], float]:
+    """Worker side up to the report: connect, talk for the bounded time, report what was sent, drain.
+
+    ``tally`` hooks every connection's group frames. The connections, each
+    one's room, and the worker's CPU time when the talking began.
+    """
     conns = await connect_all(spec)
     room_of = {c.index: spec.clients[k].rooms[0] for k, c in enumerate(conns)}
-    tally = _Receiver()
     for conn in conns:
         conn.on_group = tally.hook(conn)
     chan.send("ready", {"connected": len(conns)})
@@ -157,16 +171,30 @@ async def work(spec: WorkerSpec, chan: Channel) -> None:
     cpu0 = process_cpu()
     p = spec.params
     until = time.monotonic() + float(p["seconds"])
-    counts = await asyncio.gather(*(
-        _talk(c, room_of[c.index], float(p["rate"]), until, int(p["content_chars"]))
-        for c in conns))
+    counts = await asyncio.gather(
+        *(_talk(c, room_of[c.index], float(p["rate"]), until, int(p["content_chars"])) for c in conns)
+    )
     await wait_until(lambda: sum(c.acks + c.errors for c in conns) >= sum(counts), 10.0)
-    chan.send("sent", {"sent": {c.index: n for c, n in zip(conns, counts, strict=True)},
-                       "acked": {c.index: c.acks for c in conns}})
+    chan.send(
+        "sent",
+        {
+            "sent": {c.index: n for c, n in zip(conns, counts, strict=True)},
+            "acked": {c.index: c.acks for c in conns},
+        },
+    )
     drain = await chan.recv("drain")
     room_sent = drain["room_sent"]
-    await wait_until(lambda: all(c.groups >= room_sent.get(room_of[c.index], 0) or not c.alive
-                                 for c in conns), float(drain["timeout"]))
+    await wait_until(
+        lambda: all(c.groups >= room_sent.get(room_of[c.index], 0) or not c.alive for c in conns),
+        float(drain["timeout"]),
+    )
+    return conns, room_of, cpu0
+
+
+async def work(spec: WorkerSpec, chan: Channel) -> None:
+    """Worker side: talk for the bounded time, then wait for stragglers and report."""
+    tally = _Receiver()
+    conns, _, cpu0 = await talk_and_drain(spec, chan, tally)
     chan.send("result", {
         "acked": sum(c.acks for c in conns),
         "received": dict(tally.by_sender),

@@ -29,10 +29,10 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.deployment import Deployment
-from bench.scenarios.chatty import _Receiver, _talk, percentile
+from bench.scenarios.chatty import _Receiver, percentile, sent_then_drained, talk_and_drain
 from bench.scenarios.cluster_common import metered, start_fleet
-from bench.scenarios.common import process_cpu, wait_until
-from bench.worker import Channel, ClientSpec, Conn, WorkerSpec, close_all, closed_codes, connect_all
+from bench.scenarios.common import process_cpu
+from bench.worker import Channel, ClientSpec, Conn, WorkerSpec, close_all, closed_codes
 
 
 async def drive(deployment: Deployment, cfg: RunConfig) -> dict[str, Any]:
@@ -51,17 +51,7 @@ async def drive(deployment: Deployment, cfg: RunConfig) -> dict[str, Any]:
     split = deployment.balancer_sessions()
     try:
         async with metered(deployment, fleet, cfg, "chatty") as usage:
-            sent_reports = await fleet.gather("sent", limit_s=cfg.chatty_seconds + 120)
-            sent: Counter[int] = Counter()
-            acked: Counter[int] = Counter()
-            for rep in sent_reports:
-                sent.update({int(k): v for k, v in rep["sent"].items()})
-                acked.update({int(k): v for k, v in rep["acked"].items()})
-            room_sent: Counter[str] = Counter()
-            for idx, n in sent.items():
-                room_sent[room_of[idx]] += n
-            fleet.broadcast("drain", {"room_sent": dict(room_sent), "timeout": cfg.drain_seconds})
-            results = await fleet.gather("result", limit_s=cfg.drain_seconds + 60)
+            sent, acked, results = await sent_then_drained(fleet, cfg, room_of)
     finally:
         fleet.close()
     received: Counter[int] = Counter()
@@ -169,33 +159,8 @@ class _RoomTally(_Receiver):
 
 async def work(spec: WorkerSpec, chan: Channel) -> None:
     """Worker side: scenario 2's talking and draining, reporting each receiver's sequence."""
-    conns = await connect_all(spec)
-    room_of = {c.index: spec.clients[k].rooms[0] for k, c in enumerate(conns)}
     tally = _RoomTally()
-    for conn in conns:
-        conn.on_group = tally.hook(conn)
-    chan.send("ready", {"connected": len(conns)})
-    await chan.recv("go")
-    cpu0 = process_cpu()
-    p = spec.params
-    until = time.monotonic() + float(p["seconds"])
-    counts = await asyncio.gather(
-        *(_talk(c, room_of[c.index], float(p["rate"]), until, int(p["content_chars"])) for c in conns)
-    )
-    await wait_until(lambda: sum(c.acks + c.errors for c in conns) >= sum(counts), 10.0)
-    chan.send(
-        "sent",
-        {
-            "sent": {c.index: n for c, n in zip(conns, counts, strict=True)},
-            "acked": {c.index: c.acks for c in conns},
-        },
-    )
-    drain = await chan.recv("drain")
-    room_sent = drain["room_sent"]
-    await wait_until(
-        lambda: all(c.groups >= room_sent.get(room_of[c.index], 0) or not c.alive for c in conns),
-        float(drain["timeout"]),
-    )
+    conns, room_of, cpu0 = await talk_and_drain(spec, chan, tally)
     chan.send(
         "result",
         {
