@@ -125,6 +125,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A module whose subject never reaches the database overrides ``db_url`` with this: it runs once, not once per database."""
+    return f"sqlite://{tmp_path}/chat.sqlite3"
+
+
+@pytest.fixture
 def config(db_url: str, tmp_path: Path) -> Config:
     return Config(
         host="127.0.0.1",

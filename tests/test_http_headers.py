@@ -13,6 +13,13 @@ from tests.conftest import Api, Server, start_server, with_config
 from web.app import STATIC
 from web.config import Config
 
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """Headers are the HTTP layer's, whatever the database: SQLite only."""
+    return sqlite_url
+
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

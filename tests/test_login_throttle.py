@@ -19,6 +19,12 @@ from web.client_address import ClientAddress, parse_networks
 from web.config import Config
 
 
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """The throttle and the password queue live in the process, whatever the database: SQLite only."""
+    return sqlite_url
+
+
 async def open_connections(server: Server, n: int) -> list[trio.SocketStream]:
     return [await trio.open_tcp_stream("127.0.0.1", server.running.port) for _ in range(n)]
 

@@ -15,6 +15,13 @@ from actors.latency import LatencyHistogram
 from tests.conftest import Api, Connect, Server, start_server, with_config
 from web.config import Config
 
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """The metrics are the process's, whatever the database: SQLite only."""
+    return sqlite_url
+
+
 DELIVERY = "chat_message_delivery_seconds"
 
 

@@ -24,6 +24,12 @@ from wire.frames import Close, FrameReader, Ping, ProtocolError
 
 
 @pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """The frame layer never reaches the database: SQLite only."""
+    return sqlite_url
+
+
+@pytest.fixture
 async def raw(api: Api, server: Server) -> RawClient:
     return await RawClient.open(server, await api.account())
 
