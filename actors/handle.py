@@ -18,7 +18,7 @@ from wire.shapes import User
 
 
 class SessionHandle:
-    __slots__ = ("_close", "_outbox", "session_id", "token_id", "user")
+    __slots__ = ("_close", "_outbox", "linger", "session_id", "token_id", "user")
 
     def __init__(
         self,
@@ -35,6 +35,10 @@ class SessionHandle:
         """The id (``jti``) of the token the session was opened with: a logout closes its sessions."""
         self._outbox = outbox
         self._close = close
+        self.linger = 0.0
+        """Seconds a room waits, once this session has ended, before announcing that its user left
+        (when it was their last session there): what the client asked for at the handshake, bounded
+        (:mod:`actors.departures`). 0: at once."""
 
     def __repr__(self) -> str:
         return f"<SessionHandle {self.session_id}>"

@@ -14,9 +14,10 @@ import trio
 
 from actors.handle import SessionHandle
 from actors.ref import Reply
-from storage.interface import Commit
+from storage.interface import Commit, ModerationAction, SiteRoles
 from wire.commands import Ref
 from wire.events import OutFrame
+from wire.moderation import Moderate
 from wire.shapes import RoomInfo, User
 
 # --- to a room ------------------------------------------------------------
@@ -87,8 +88,51 @@ class PublishedBatch:
     items: tuple[Published, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ModerateRoom:
+    """A session's moderation command (:mod:`actors.moderator`), its target found.
+
+    ``site``: which of the session's user and the target are site
+    administrators, and who owns the configured rooms, read by the session
+    so that the room awaits no query for it.
+    """
+
+    session: SessionHandle
+    command: Moderate
+    target: User
+    site: SiteRoles
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyModeration:
+    """A moderation action stored by another process of the cluster: carry it out here too."""
+
+    action: ModerationAction
+
+
+@dataclass(frozen=True, slots=True)
+class DeparturesDue:
+    """From the room's own timer: a user's grace after their connection dropped has ended (:mod:`actors.departures`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndSanctions:
+    """From the room's own timer: a mute or a ban has reached its end."""
+
+
 RoomMsg = (
-    JoinRoom | LeaveRoom | SessionGone | PostGroup | ListMembers | GetMembers | Published | PublishedBatch
+    JoinRoom
+    | LeaveRoom
+    | SessionGone
+    | PostGroup
+    | ListMembers
+    | GetMembers
+    | Published
+    | PublishedBatch
+    | ModerateRoom
+    | ApplyModeration
+    | EndSanctions
+    | DeparturesDue
 )
 
 # --- to the registry -------------------------------------------------------
@@ -128,6 +172,8 @@ class SyncPrivate:
 class ListOnline:
     session: SessionHandle
     ref: Ref = None
+    hidden: frozenset[str] = frozenset()
+    """Users left out of the answer: those who block the session's user (:mod:`actors.block_lists`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +238,23 @@ class ShareReadMarker:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareBlock:
+    """``user_id`` blocked ``peer`` (or unblocked): forget both users' relations, tell the user's sessions but ``skip``.
+
+    In cluster mode the registry passes it on both users' channels too, unless
+    ``here_only``; one that arrived on the peer's channel has ``notify`` false
+    (the peer is never told, and the user's sessions hear it on the user's).
+    """
+
+    user_id: str
+    peer: User
+    blocked: bool
+    skip: str | None = None
+    here_only: bool = False
+    notify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class PingSessions:
     """From the heartbeat: queue a WebSocket ping to every session."""
 
@@ -208,5 +271,6 @@ RegistryMsg = (
     | PublishedPrivate
     | PingSessions
     | ShareReadMarker
+    | ShareBlock
     | AnnounceRoom
 )

@@ -16,6 +16,12 @@ Contract:
   on to the others first.
 * **Read markers** (:class:`actors.messages.ShareReadMarker`) that a
   session moved are pushed to the user's other sessions as ``read_marker``.
+* **Block lists** (:mod:`actors.block_lists`): the registry tells the block
+  cache which users have a session here (only theirs are kept), drops both
+  users' entries on a change (:class:`actors.messages.ShareBlock`) and pushes
+  it to the user's other sessions as ``block_changed``. The site-wide online
+  list leaves out the users the session's user is blocked by (read by the
+  session, so the registry never waits for the database).
 * **Failure policy**: the registry is not restarted; a crash escalates and
   stops the server (its state is the truth about who is connected, and there
   is no way to rebuild it without the sessions reconnecting).
@@ -28,6 +34,7 @@ from typing import assert_never
 
 import trio
 
+from actors.block_lists import BlockCache, hide
 from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
@@ -43,6 +50,7 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
+    ShareBlock,
     ShareReadMarker,
     SyncPrivate,
     UnregisterSession,
@@ -111,8 +119,10 @@ class Registry:
         delivery_capacity: int,
         latency: LatencyHistogram | None = None,
         recovery: RecoverySource | None = None,
+        blocks: BlockCache | None = None,
     ) -> None:
         self.presence = Presence()
+        self._blocks = blocks
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
         self._recovery = recovery
@@ -148,15 +158,17 @@ class Registry:
             case RoutePrivate(session, target, content, ref, accepted):
                 await self._route_private(session, target, content, ref, accepted)
             case RegisterSession(session):
-                self.presence.add(session)
+                if self.presence.add(session) and self._blocks is not None:
+                    self._blocks.present(session.user.user_id)
                 self._connected_at[session.session_id] = self._delivered_upto
             case UnregisterSession(session):
-                self.presence.remove(session)
+                if self.presence.remove(session) and self._blocks is not None:
+                    self._blocks.absent(session.user.user_id)
                 self._connected_at.pop(session.session_id, None)
             case SyncPrivate(session, since, ref):
                 await self._sync(session, since, ref)
-            case ListOnline(session, ref):
-                session.deliver(events.online(self.presence.online(), ref))
+            case ListOnline(session, ref, hidden):
+                session.deliver(events.online(hide(self.presence.online(), hidden), ref))
             case GetOnline(reply):
                 reply.send(self.presence.online())
             case CloseAllSessions(code, reason, reply):
@@ -173,6 +185,8 @@ class Registry:
                 await self._announce_room(room, here_only=here_only)
             case ShareReadMarker():
                 await self._share_read_marker(message)
+            case ShareBlock():
+                await self._share_block(message)
             case PublishedPrivate(frame, commit, message_id, user_id):
                 await self._delivery.push(
                     Delivery(commit, lambda: self._hand_private(frame, message_id, user_id))
@@ -219,6 +233,16 @@ class Registry:
         for s in self.presence.sessions_of(marker.user_id):
             if s.session_id != marker.skip:
                 s.deliver(frame)
+
+    async def _share_block(self, change: ShareBlock) -> None:
+        """A block list changed: forget both users' relations here; tell the user's sessions (one frame)."""
+        if self._blocks is not None:
+            self._blocks.changed(change.user_id, change.peer.user_id)
+        if change.notify:
+            frame = events.block_changed(change.peer, change.blocked)
+            for s in self.presence.sessions_of(change.user_id):
+                if s.session_id != change.skip:
+                    s.deliver(frame)
 
     def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
         """A private message published on ``user_id``'s channel reaches that user's sessions here."""

@@ -31,28 +31,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Any, assert_never
 
 import trio
 
+from actors import published
 from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
+from actors.departures import Departures
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.messages import (
+    ApplyModeration,
+    DeparturesDue,
+    EndSanctions,
     GetMembers,
     JoinRoom,
     LeaveRoom,
     ListMembers,
+    ModerateRoom,
     PostGroup,
     Published,
     PublishedBatch,
     RoomMsg,
     SessionGone,
 )
+from actors.moderator import Moderator
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
 from actors.room_state import Joined, Left, RoomState
-from storage.interface import CommitFailed, Draft, MessageLog
+from storage.interface import Draft, MessageLog, ModerationStore
 from wire import events
 from wire.commands import Ref
 from wire.events import OutFrame, Recovery
@@ -81,11 +88,6 @@ class IdleStop:
     release: Callable[[], bool]
 
 
-RUN_BYTES = 16384
-"""The most bytes of published messages a member is given as one item of its outbox (see
-:meth:`Room._queue_published_burst`): less than one frame of a message of the default longest
-content (4,000 characters, up to 16,000 bytes and more once escaped)."""
-
 _BURST = 64  # messages handled after one wait before the room yields (as actors.ref.handle_messages)
 
 
@@ -102,13 +104,18 @@ class Room:
         latency: LatencyHistogram | None = None,
         idle: IdleStop | None = None,
         recovery: RecoverySource | None = None,
+        moderation: ModerationStore | None = None,
     ) -> None:
         self.state = state
         self._recovery = recovery
+        self._departures: Departures[Any] = Departures()
+        """Users waiting out their grace: their ids here, what to take back from Redis in a cluster room."""
         self._idle = idle
         self._quiet_since: float | None = None  # Trio clock: since when the room has had no member
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
+        self.moderator = Moderator(state, moderation, self._delivery, self._fan_out)
+        """Bans on joins, mutes on posts, and the moderators' actions (:mod:`actors.moderator`)."""
         self._restarted = restarted
         self._wire_room = state.info.to_wire()
         self._last_queued = 0  # id of the last published message queued for delivery (cluster mode)
@@ -124,6 +131,9 @@ class Room:
         reason = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._delivery.run)
+            if ref is not None:
+                nursery.start_soon(self.moderator.watch, ref)
+                nursery.start_soon(self._departures.watch, ref)
             if self._restarted:
                 self._after_restart()
             task_status.started()
@@ -197,75 +207,37 @@ class Room:
             case LeaveRoom(session, ref):
                 await self._leave(session, ref)
             case SessionGone(session):
-                await self._leave(session, None, quiet=True)
+                await self._leave(session, None, quiet=True, linger=session.linger)
+            case DeparturesDue():
+                await self._departed()
             case ListMembers(session, ref):
                 session.deliver(events.online(self.state.online(), ref, room_id=self.state.info.room_id))
             case GetMembers(reply):
                 reply.send(self.state.online())
+            case ModerateRoom() | EndSanctions():
+                await self.moderator.handle(message)
+            case ApplyModeration(action):
+                await self.moderator.apply(action)
             case Published():
-                await self._queue_published(message)
+                await published.queue_one(self._delivery, self._note_published((message,))[0], self._fan_out)
             case PublishedBatch(items):
-                await self._queue_published_burst(items)
+                await published.queue_burst(self._delivery, self._note_published(items), self._fan_out)
             case _:
                 assert_never(message)
 
-    async def _queue_published(self, published: Published) -> None:
-        """Queue what the cluster published for delivery here, in order (cluster mode)."""
-        frame, skip = published.frame, published.skip
-        if published.message_id is not None:
-            self._last_queued = max(self._last_queued, published.message_id)
-        await self._delivery.push(Delivery(published.commit, lambda: self._fan_out(frame, skip=skip)))
-
-    async def _queue_published_burst(self, items: tuple[Published, ...]) -> None:
-        """Queue a burst of published posts as few deliveries: each member gets a run of them as one frame.
-
-        Members then take one outbox slot and one handling per run instead of
-        one per message, which is most of what delivering costs per member.
-        A run is at most :data:`RUN_BYTES`, no more than one large message's
-        frame, so the outbox's bound in frames still bounds its bytes as before.
-        Its messages wait for their commits in order and a message whose
-        commit failed is left out of it, as it would be alone.
-        """
-        run: list[Published] = []
-        size = 0
+    def _note_published(self, items: tuple[Published, ...]) -> tuple[Published, ...]:
+        """Keep the id of the last published message queued here (a join with ``since`` reads up to it)."""
         for item in items:
-            if item.commit is None or item.skip is not None:  # a notice: keeps its place, alone
-                await self._queue_run(run)
-                run, size = [], 0
-                await self._queue_published(item)
-                continue
             if item.message_id is not None:
                 self._last_queued = max(self._last_queued, item.message_id)
-            if run and size + len(item.frame.wire) > RUN_BYTES:
-                await self._queue_run(run)
-                run, size = [], 0
-            run.append(item)
-            size += len(item.frame.wire)
-        await self._queue_run(run)
-
-    async def _queue_run(self, run: list[Published]) -> None:
-        if len(run) <= 1:
-            for item in run:
-                await self._queue_published(item)
-            return
-        commits = [item.commit for item in run if item.commit is not None]
-
-        async def stored() -> None:
-            for commit in commits:
-                if not commit.settled:
-                    await commit.wait()
-
-        def deliver() -> None:
-            wire = b"".join(item.frame.wire for item in run if _stored(item))
-            if wire:
-                self._fan_out(OutFrame(wire))
-
-        await self._delivery.push(Delivery(None, deliver, prepare=stored))
+        return items
 
     async def _post(self, session: SessionHandle, content: str, ref: Ref, accepted: float) -> None:
         room_id = self.state.info.room_id
         if not self.state.is_member(session.session_id):
             session.deliver(events.error_frame("not_in_room", f"join room {room_id} before posting", ref))
+            return
+        if self.moderator.refuse_post(session, ref):
             return
         draft = Draft(kind="group", sender=session.user, content=content, room_id=room_id)
         await store_then_deliver(
@@ -279,6 +251,8 @@ class Room:
         )
 
     async def _join(self, session: SessionHandle, ref: Ref, since: int | None) -> None:
+        if self.moderator.refuse_join(session, ref):
+            return
         recovery = self._recovery
         if since is None or recovery is None:
             outcome = self.state.join(session)
@@ -306,8 +280,12 @@ class Room:
 
         await self._delivery.push(Delivery(None, reply, prepare=read))
 
-    async def _leave(self, session: SessionHandle, ref: Ref, *, quiet: bool = False) -> None:
-        outcome = self.state.leave(session.session_id)
+    async def _leave(
+        self, session: SessionHandle, ref: Ref, *, quiet: bool = False, linger: float = 0
+    ) -> None:
+        outcome = self.state.leave(session.session_id, linger=linger > 0)
+        if outcome is Left.LINGERING:
+            self._departures.add(linger, session.user.user_id)
         room_id = self.state.info.room_id
         if not quiet:
             if outcome is Left.NOT_MEMBER:
@@ -318,6 +296,16 @@ class Room:
             notice = self._notice("leave", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
 
+    async def _departed(self) -> None:
+        """Announce the users whose grace ended with no session of theirs back."""
+        for user_id in self._departures.due():
+            user = self.state.depart(user_id)
+            if user is not None:
+                await self._announce(self._notice("leave", user))
+
+    async def _announce(self, notice: OutFrame) -> None:
+        await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
+
     def _notice(self, event: str, user: User) -> OutFrame:
         return events.notice(event, self.state.info.room_id, user)
 
@@ -326,7 +314,10 @@ class Room:
         gone = [s for sid, s in self.state.members.items() if sid != skip and not s.deliver(frame)]
         while gone:
             session = gone.pop()
-            if self.state.leave(session.session_id) is Left.LAST:
+            outcome = self.state.leave(session.session_id, linger=session.linger > 0)
+            if outcome is Left.LINGERING:  # it asked for a grace, as its SessionGone would say
+                self._departures.add(session.linger, session.user.user_id)
+            elif outcome is Left.LAST:
                 notice = self._notice("leave", session.user)
                 gone.extend(s for s in self.state.members.values() if not s.deliver(notice))
 
@@ -334,6 +325,8 @@ class Room:
         self.state.check()
         for session_id in list(self.state.recovering):  # their recovery went down with the crash
             self.state.go_live(session_id)
+        for user_id in self.state.lingering:  # their grace's timer went down with it: it ends now
+            self._departures.add(0, user_id)
         room_id = self.state.info.room_id
         self._fan_out(
             events.error_frame(
@@ -353,16 +346,6 @@ class Room:
         )
 
 
-def _stored(item: Published) -> bool:
-    """Whether a published message's commit succeeded (it is settled by now)."""
-    try:
-        if item.commit is not None:
-            item.commit.result()
-    except CommitFailed:
-        return False
-    return True
-
-
 async def run_room(
     state: RoomState,
     journal: MessageLog,
@@ -374,6 +357,7 @@ async def run_room(
     latency: LatencyHistogram | None = None,
     idle: IdleStop | None = None,
     recovery: RecoverySource | None = None,
+    moderation: ModerationStore | None = None,
     room_class: Callable[..., Room] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> str | None:
@@ -386,6 +370,7 @@ async def run_room(
         latency=latency,
         idle=idle,
         recovery=recovery,
+        moderation=moderation,
     )
     incarnations.append(room)
     del incarnations[:-1]

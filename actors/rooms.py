@@ -16,6 +16,8 @@ Contract:
   would cost a task pair and buy nothing a client could see.
 * Room records (name, creation) are persisted by the web layer before a room
   is resolved; this actor never writes to storage except through the journal.
+  It reads a room's roles, mutes and bans (``moderation``) as it starts the
+  room's actor, so that the room checks them in memory (:mod:`actors.moderator`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import trio
 
 from actors.latency import LatencyHistogram
 from actors.messages import RoomMsg
+from actors.moderation import Moderation
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef
 from actors.room import IdleStop, Room, RoomStats, run_room
 from actors.room_state import RoomState
 from actors.supervisor import RestartIntensity, Supervisor
-from storage.interface import MessageLog
+from storage.interface import MessageLog, ModerationStore
 from wire.shapes import RoomInfo
 
 RoomLookup = Callable[[str], Awaitable[RoomInfo | None]]
@@ -59,7 +62,9 @@ class RoomSupervisor:
         idle_seconds: float | None = None,
         recovery: RecoverySource | None = None,
         room_class: Callable[..., Room] = Room,
+        moderation: ModerationStore | None = None,
     ) -> None:
+        self._moderation = moderation  # roles and sanctions, loaded by each room as it starts
         self._room_class = room_class  # the cluster mode's rooms are a subclass (cluster.room)
         self._journal = journal
         self._recovery = recovery  # for joins with ``since``; None: such joins are plain joins
@@ -109,6 +114,8 @@ class RoomSupervisor:
         self._starting[info.room_id] = done = trio.Event()
         try:
             state = RoomState(info)
+            if self._moderation is not None:
+                state.moderation = Moderation(await self._moderation.load(info.room_id))
             incarnations: list[Room] = []
             idle = None
             if self._idle_seconds is not None:
@@ -122,6 +129,7 @@ class RoomSupervisor:
                 latency=self._latency,
                 idle=idle,
                 recovery=self._recovery,
+                moderation=self._moderation,
                 room_class=self._room_class,
             )
             ref = await self._supervisor.start_child(f"room:{info.room_id}", child, self._mailbox_capacity)

@@ -14,7 +14,9 @@ Contract:
   :class:`actors.handle.SessionHandle`; so does the reader for errors and
   ``pong``, and the heartbeat for pings. The writer actor empties the
   outbox (:mod:`actors.writer`). An outbox that overflows closes the
-  session 1013.
+  session 1013. The client's own ``join`` and ``leave`` of a room that
+  exists are also noted, without waiting, for the user's next login
+  (:mod:`actors.joined_rooms`).
 * **Closing**: the client leaving ends the session; so does a close requested
   by another actor (1013 too slow, 1001 shutdown) or the token expiring
   (4401, a deadline on the session's cancel scope). On the way out the
@@ -38,25 +40,26 @@ from typing import Protocol, assert_never
 
 import trio
 
+from actors.block_request import BlockLists, ChangeBlock, ask_online, request_block, send_private
 from actors.client_socket import ClientSocket, TransportClosed
 from actors.flood import FloodLimit, FloodSettings
 from actors.handle import SessionHandle
+from actors.joined_rooms import JoinedRooms
 from actors.logs import supervision_event
 from actors.messages import (
     JoinRoom,
     LeaveRoom,
     ListMembers,
-    ListOnline,
     PostGroup,
     RegisterSession,
     RegistryMsg,
     RoomMsg,
-    RoutePrivate,
     SessionGone,
     ShareReadMarker,
     SyncPrivate,
     UnregisterSession,
 )
+from actors.moderation_request import Moderate, SiteAdmins, request_moderation
 from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
 from actors.ref import ActorGone, ActorRef
@@ -126,6 +129,10 @@ class SessionDeps:
     """For ``refresh``: the user id and token of a valid token, or None (forged, expired, logged out)."""
     read_markers: ReadMarkers | None = None
     """For ``read``: where markers are checked, coalesced and written (None: ``read`` is refused)."""
+    joined_rooms: JoinedRooms | None = None
+    """Told of every ``join`` and ``leave`` of a room that exists, for the user's next login (None: not kept)."""
+    moderation: SiteAdmins | None = None  # for the moderation commands (None: they are refused)
+    blocks: BlockLists | None = None  # private-message gate, online filter, (un)block (None: none)
 
 
 def new_session_id(user: User) -> str:
@@ -297,6 +304,11 @@ class Session:
         self._scope.deadline = trio.current_time() + max(0.0, fresh.expires_at - time.time())
         self._reply(events.refreshed(max(0, int(fresh.expires_at - time.time())), ref))
 
+    def _remember(self, room_id: str, *, joined: bool) -> None:
+        """Note the client's own join or leave for the user's next login (a disconnect is neither)."""
+        if self._deps.joined_rooms is not None:
+            self._deps.joined_rooms.note(self.user.user_id, room_id, joined)
+
     async def _mark_read(self, command: MarkRead) -> None:
         """Raise a read marker; reply with where it stands, and tell the user's other sessions if it moved."""
         markers, ref, user_id = self._deps.read_markers, command.ref, self.user.user_id
@@ -333,21 +345,19 @@ class Session:
         match command:
             case SendGroup(room_id, content, ref):
                 await self._tell_room(room_id, PostGroup(self.handle, content, ref), ref)
-            case SendPrivate(target_id, content, ref):
-                target = await self._deps.find_user(target_id)
-                if target is None:
-                    self._reply(events.error_frame("user_not_found", f"there is no user {target_id!r}", ref))
-                else:
-                    await self._deps.registry.tell(RoutePrivate(self.handle, target, content, ref))
+            case SendPrivate():
+                await send_private(command, self.handle, self._deps)
             case Join(room_id, ref, since):
                 room = await self._tell_room(room_id, JoinRoom(self.handle, ref, since), ref)
                 if room is not None:
                     self._joined[room_id] = room
+                    self._remember(room_id, joined=True)
             case Leave(room_id, ref):
                 if await self._tell_room(room_id, LeaveRoom(self.handle, ref), ref) is not None:
                     self._joined.pop(room_id, None)
+                    self._remember(room_id, joined=False)
             case AskOnline(None, ref):
-                await self._deps.registry.tell(ListOnline(self.handle, ref))
+                await ask_online(self.handle, ref, self._deps)
             case AskOnline(room_id, ref) if room_id is not None:
                 await self._tell_room(room_id, ListMembers(self.handle, ref), ref)
             case Ping(ref):
@@ -358,6 +368,10 @@ class Session:
                 await self._refresh(token, ref)
             case MarkRead():
                 await self._mark_read(command)
+            case Moderate():
+                await request_moderation(command, self.handle, self._deps, self._tell_room)
+            case ChangeBlock():
+                await request_block(command, self.handle, self._deps)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -13,6 +13,15 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
 * **Read markers**: one that moved goes to the user's sessions here at
   once, and is published on the user's channel; the other processes that
   follow it give it to theirs.
+* **Block lists**: a change is published on the peer's channel, then on the
+  user's. Every process that follows either drops both users' relations
+  from its block cache (it holds relations only of users it follows, so
+  whichever process a sender is on, it hears of every block that concerns
+  them), and one that follows the user gives ``block_changed`` to the
+  user's sessions there; the peer's channel comes first, so those sessions
+  hear of it only once that process has dropped the peer's relations too.
+  A user counts as present in the block cache once their channel is
+  followed. The online lists leave out the users the asker is blocked by.
 * **delivered** in a private ``ack``: the target has a session on any process.
 * **Closing a user's sessions** (logout, password change) is published on
   the control channel, so every process closes those it holds; so is a new
@@ -33,6 +42,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from actors.block_lists import hide
 from actors.delivery import store_then_deliver
 from actors.handle import SessionHandle
 from actors.messages import (
@@ -44,6 +54,7 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoutePrivate,
+    ShareBlock,
     ShareReadMarker,
     UnregisterSession,
 )
@@ -82,6 +93,8 @@ class ClusterRegistry(Registry):
                     with contextlib.suppress(ClusterUnavailable):
                         # Numbered before this: history (``sync`` reads it); after it: live.
                         self._user_upto[user_id] = await self._link.last_id()
+                    if self._blocks is not None:  # followed: the user's block changes reach this process now
+                        self._blocks.present(user_id)
                 upto = self._user_upto.get(user_id)
                 if upto is None:  # its ``sync`` could not tell where the history ends and live begins
                     session.close(close_codes.SERVICE_RESTART, "the cluster cannot reach Redis: reconnect")
@@ -100,9 +113,9 @@ class ClusterRegistry(Registry):
                     await self._subscriber.unfollow(self._link.user_channel(session.user.user_id))
             case RoutePrivate(session, target, content, ref, accepted):
                 await self._cluster_route(session, target, content, ref, accepted)
-            case ListOnline(session, ref):
+            case ListOnline(session, ref, hidden):
                 try:
-                    session.deliver(events.online(await self._online(), ref))
+                    session.deliver(events.online(hide(await self._online(), hidden), ref))
                 except ClusterUnavailable:
                     session.deliver(
                         events.error_frame("unavailable", "the online list cannot be read right now", ref)
@@ -133,6 +146,11 @@ class ClusterRegistry(Registry):
                     if payload.get("origin") != node:
                         with contextlib.suppress(ActorGone):
                             await ref.tell(read_marker_of(user_id, payload))
+                    continue
+                if payload.get("k") == "block":  # a block list changed on another process
+                    if payload.get("origin") != node:
+                        with contextlib.suppress(ActorGone):
+                            await ref.tell(block_of(user_id, payload))
                     continue
                 message = message_of(payload)
                 commit = board.expect(message.id, str(payload.get("origin", node)))
@@ -194,6 +212,31 @@ class ClusterRegistry(Registry):
         payload |= {"room_id": marker.room_id} if marker.room_id is not None else {"peer_id": marker.peer_id}
         with contextlib.suppress(ClusterUnavailable):  # the others read the marker over HTTP when they reload
             await self._link.publish(self._link.user_channel(marker.user_id), payload)
+
+    async def _share_block(self, change: ShareBlock) -> None:
+        """Here at once; then on the peer's channel and the user's, for the other processes (this one skips its own)."""
+        await super()._share_block(change)
+        if change.here_only:
+            return
+        payload: dict[str, Any] = {"k": "block", "origin": self._link.node, "user_id": change.user_id}
+        payload |= {"peer": change.peer.to_wire(), "blocked": change.blocked}
+        with contextlib.suppress(
+            ClusterUnavailable
+        ):  # then the others lost Redis too, and their memory with it
+            for user_id in (change.peer.user_id, change.user_id):
+                await self._link.publish(self._link.user_channel(user_id), payload)
+
+
+def block_of(channel_user: str, payload: dict[str, Any]) -> ShareBlock:
+    """A block change another process published on ``channel_user``'s channel, for this process.
+
+    Only the user's own channel tells their sessions; on the peer's channel it only drops relations.
+    """
+    user_id, peer = str(payload["user_id"]), payload["peer"]
+    target = User(str(peer["user_id"]), str(peer["username"]))
+    return ShareBlock(
+        user_id, target, bool(payload["blocked"]), here_only=True, notify=channel_user == user_id
+    )
 
 
 def read_marker_of(user_id: str, payload: dict[str, Any]) -> ShareReadMarker:

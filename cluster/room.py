@@ -21,6 +21,9 @@ Contract (what differs from :class:`actors.room.Room`, which it extends):
 * **Joining** answers through the delivery queue, so that the reply sits
   exactly between the messages delivered before the join and those after;
   with ``since`` it carries what was missed up to the last message queued here.
+* **Moderation**: the same checks as in one process on joins and posts;
+  an action is carried out on every process from the room's channel, in
+  the room's order (:mod:`cluster.moderation`).
 * **Redis unreachable**: a post is refused with ``unavailable`` (by
   :func:`actors.delivery.store_then_deliver`); so is a join. A member's
   count out of the room is skipped when the subscription was lost since it
@@ -38,6 +41,7 @@ import trio
 from actors.delivery import Delivery, deliver_once_stored, not_appended
 from actors.handle import SessionHandle
 from actors.messages import (
+    ApplyModeration,
     GetMembers,
     JoinRoom,
     LeaveRoom,
@@ -55,6 +59,7 @@ from cluster import posts
 from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
 from cluster.log import ClusterLog
+from cluster.moderation import ClusterModerator, action_of
 from cluster.subscriber import Subscriber, json_items, notice_of
 from storage.interface import Draft, LogClosed, LogUnavailable
 from wire import events
@@ -88,6 +93,14 @@ class ClusterRoom(Room):
         self._cluster = cluster
         self._channel = cluster.link.room_channel(self.state.info.room_id)
         self._mailbox: trio.MemoryReceiveChannel[RoomMsg] | None = None
+        self.moderator = ClusterModerator(
+            self.state,
+            kwargs.get("moderation"),
+            self._delivery,
+            self._fan_out,
+            link=cluster.link,
+            leave=lambda session: self._cluster_leave(session, None, quiet=True),
+        )
 
     async def run(
         self,
@@ -102,19 +115,25 @@ class ClusterRoom(Room):
 
         async def route(data: bytes) -> None:
             burst = posts.read(data)
-            if burst is None:  # presence notices
-                items = [
-                    Published(notice_of(payload), None, None, payload.get("skip"))
-                    for payload in json_items(data)
-                ]
-            else:  # frames ready to send, as they were published: wrapped, not decoded
-                first, origin = burst.first, burst.origin
-                items = [
-                    Published(OutFrame(text_frame(frame)), board.expect(first + i, origin), first + i)
-                    for i, frame in enumerate(burst.frames)
-                ]
+            if burst is None:  # presence notices and moderation actions, as JSON
+                for payload in json_items(data):
+                    await tell(
+                        ApplyModeration(action_of(payload))
+                        if payload.get("k") == "moderation"
+                        else Published(notice_of(payload), None, None, payload.get("skip"))
+                    )
+                return
+            # frames ready to send, as they were published: wrapped, not decoded
+            first, origin = burst.first, burst.origin
+            items = [
+                Published(OutFrame(text_frame(frame)), board.expect(first + i, origin), first + i)
+                for i, frame in enumerate(burst.frames)
+            ]
+            await tell(items[0] if len(items) == 1 else PublishedBatch(tuple(items)))
+
+        async def tell(message: RoomMsg) -> None:
             with contextlib.suppress(ActorGone):  # stopped meanwhile: it had nobody to give it to
-                await ref.tell(items[0] if len(items) == 1 else PublishedBatch(tuple(items)))
+                await ref.tell(message)
 
         await self._cluster.subscriber.follow(self._channel, route)
         with contextlib.suppress(ClusterUnavailable):
@@ -124,6 +143,8 @@ class ClusterRoom(Room):
             return await super().run(mailbox, ref, task_status=task_status)
         finally:
             with trio.move_on_after(2, shield=True):
+                for departure in self._departures.take_all():  # stopping: nobody is left to come back here
+                    await self._uncount_departed(departure)
                 await self._cluster.subscriber.unfollow(self._channel)
 
     async def _handle(self, message: RoomMsg) -> None:
@@ -133,7 +154,7 @@ class ClusterRoom(Room):
             case LeaveRoom(session, ref):
                 await self._cluster_leave(session, ref, quiet=False)
             case SessionGone(session):
-                await self._cluster_leave(session, None, quiet=True)
+                await self._cluster_leave(session, None, quiet=True, linger=session.linger)
             case PostGroup():
                 later = await self._cluster_post(message)
                 if later is not None:
@@ -187,12 +208,12 @@ class ClusterRoom(Room):
         room_id = self.state.info.room_id
         taken = []
         for post in posts:
-            if self.state.is_member(post.session.session_id):
-                taken.append(post)
-            else:
+            if not self.state.is_member(post.session.session_id):
                 post.session.deliver(
                     events.error_frame("not_in_room", f"join room {room_id} before posting", post.ref)
                 )
+            elif not self.moderator.refuse_post(post.session, post.ref):  # a muted sender is told why
+                taken.append(post)
         if not taken:
             return later
         drafts = [
@@ -214,6 +235,8 @@ class ClusterRoom(Room):
         return later
 
     async def _cluster_join(self, session: SessionHandle, ref: Ref, since: int | None) -> None:
+        if self.moderator.refuse_join(session, ref):
+            return
         room_id, user = self.state.info.room_id, session.user
         outcome = self.state.join(session, recovering=True)
         users: list[User] | None = None
@@ -254,7 +277,16 @@ class ClusterRoom(Room):
 
         await self._delivery.push(Delivery(None, reply, prepare=read))
 
-    async def _cluster_leave(self, session: SessionHandle, ref: Ref, *, quiet: bool) -> None:
+    async def _cluster_leave(
+        self, session: SessionHandle, ref: Ref, *, quiet: bool, linger: float = 0
+    ) -> None:
+        """Take a session out here, and its count out of Redis: at once, or after its ``linger``.
+
+        A lingering count stays in Redis, so the user stays listed everywhere
+        and a session of theirs joining meanwhile (on any process) is no
+        first session; when the grace ends the count is taken back, and
+        Redis announces ``leave`` only if it was the last one anywhere.
+        """
         room_id, user = self.state.info.room_id, session.user
         outcome = self.state.leave(session.session_id)
         if outcome is Left.NOT_MEMBER:
@@ -268,9 +300,26 @@ class ClusterRoom(Room):
             != self._cluster.subscriber.generation
         ):
             return  # counted in before the subscription was lost: undone since
+        if linger > 0:
+            self._departures.add(linger, (user, self._cluster.subscriber.generation))
+            return
+        await self._uncount(user)
+
+    async def _uncount(self, user: User) -> None:
+        """Take one session of ``user`` out of the room's count in Redis; ``leave`` if it was the last anywhere."""
+        room_id = self.state.info.room_id
         notice = {"k": "notice", "event": "leave", "room_id": room_id, "user": user.to_wire(), "ts": now_ms()}
         with contextlib.suppress(ClusterUnavailable):  # the process undoes its counts once Redis is back
             await self._cluster.link.leave(room_id, user.to_wire(), notice)
+
+    async def _departed(self) -> None:
+        for departure in self._departures.due():
+            await self._uncount_departed(departure)
+
+    async def _uncount_departed(self, departure: tuple[User, int]) -> None:
+        user, generation = departure
+        if generation == self._cluster.subscriber.generation:  # else undone when Redis came back
+            await self._uncount(user)
 
     def _fan_out(self, frame: OutFrame, *, skip: str | None = None) -> None:
         """Give a published frame to this process's members; one that is gone leaves through its session."""

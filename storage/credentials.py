@@ -10,11 +10,14 @@ from tortoise.expressions import F
 
 from storage.bridge import AsyncioBridge
 from storage.models import RevokedTokenRow, TokenGenerationRow, UserRow
+from storage.session_credentials import RefreshCredentials
 
 
 class Credentials:
     def __init__(self, bridge: AsyncioBridge) -> None:
         self._bridge = bridge
+        self.refresh = RefreshCredentials(bridge)
+        """Browser logins' refresh credentials, hashed (:mod:`storage.session_credentials`)."""
 
     async def generation(self, user_id: str) -> int:
         async def query() -> TokenGenerationRow | None:

@@ -28,8 +28,11 @@ from storage.bridge import AsyncioBridge, open_bridge
 from storage.credentials import Credentials
 from storage.dialects import NUL, parameter_marks, storable_text, stored_text
 from storage.models import MessageRow, RoomRow, UserRow
+from storage.moderation import ModerationTables
+from storage.operators import Operators
 from storage.private_files import private_directory, private_file, tighten
 from storage.reads import ReadStore, backfill_conversations, conversation_rows
+from storage.remembered_rooms import RememberedRooms
 from storage.room_names import RoomNameTaken as RoomNameTaken  # raised by create_room, re-exported
 from storage.room_names import RoomQuotaReached as RoomQuotaReached
 from storage.room_names import enter_stored_rooms, insert_room, name_holder
@@ -99,6 +102,11 @@ class Database:
         self.credentials = Credentials(bridge)
         self.reads = ReadStore(bridge, dialect)
         """Read markers, unread counts and the conversation list (:mod:`storage.reads`)."""
+        self.remembered_rooms = RememberedRooms(bridge, dialect)
+        """The rooms each user is in at their next login (:mod:`storage.remembered_rooms`)."""
+        self.moderation = ModerationTables(bridge, dialect)
+        self.operators = Operators(bridge)
+        """Rooms' roles, sanctions and moderation log; site administrators and deactivated accounts."""
         """Token generations, logged-out tokens and password changes."""
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:

@@ -37,6 +37,10 @@ class CommitFailed(Exception):
     """The transaction holding a message failed; the message is not stored."""
 
 
+class BlockLimitReached(Exception):
+    """A user's block list is full (``limits.blocks_per_user``): nothing was added (:mod:`storage.blocks`)."""
+
+
 class Commit(Protocol):
     """The outcome of the transaction that stores one message."""
 
@@ -93,3 +97,71 @@ class StoredIds(Protocol):
 
     async def stored_ids(self, ids: list[int]) -> set[int]:
         """The ids among ``ids`` that are stored."""
+
+
+# --- moderation (actors.moderation, storage.moderation) ------------------------
+
+MODERATION_ACTIONS = ("grant_admin", "revoke_admin", "kick", "mute", "unmute", "ban", "unban")
+"""Every action a room's moderators take; each is stored in the moderation log."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationAction:
+    """One moderation action, as it is carried out and logged.
+
+    ``until`` (ms since the epoch) is when a mute or ban ends by itself;
+    None means until it is lifted. ``actor`` is None only for what the
+    server does by itself (a mute or ban reaching its end), which is not logged.
+    """
+
+    room_id: str
+    action: str
+    actor: User | None
+    target: User
+    at: int
+    reason: str | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationState:
+    """A room's roles and sanctions in force, as a room actor loads them when it starts.
+
+    ``mutes`` and ``bans`` map a user id to when the sanction ends (None: until
+    lifted); ``names`` holds the usernames of those users, for the notices.
+    ``owner_id`` is the room's creator; None for a configured room, whose
+    owner is the configured one (:class:`SiteRoles`), if any.
+    """
+
+    owner_id: str | None
+    admins: frozenset[str]
+    mutes: dict[str, int | None]
+    bans: dict[str, int | None]
+    names: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRoles:
+    """What some users are beyond any one room: read when a moderation command is checked.
+
+    ``admins``: those of the users asked about who are site administrators
+    (each acts as the owner of every room). ``rooms_owner``: the user id of
+    the configured rooms' owner (``moderation.rooms_owner``), None if none is
+    configured or no account has that name.
+    """
+
+    admins: frozenset[str] = frozenset()
+    rooms_owner: str | None = None
+
+
+class ModerationStore(Protocol):
+    """Where rooms keep their roles, sanctions and moderation log (:class:`storage.moderation.ModerationTables`)."""
+
+    async def load(self, room_id: str) -> ModerationState:
+        """The room's owner, admins, and the mutes and bans that have not ended."""
+
+    async def record(self, action: ModerationAction) -> None:
+        """Store the action's effect and its log entry in one transaction; raise if it could not."""
+
+    async def site_roles(self, user_ids: list[str]) -> SiteRoles:
+        """Which of ``user_ids`` are site administrators, and who owns the configured rooms."""

@@ -127,3 +127,152 @@ class RoomReadRow(Model):
     class Meta:
         table = "room_reads"
         indexes = (("user_id", "room_id"),)
+
+
+# --- moderation (storage.moderation, storage.operators) ----------------------------
+
+
+class RoomRoleRow(Model):
+    """A user's role in a room besides being a member: ``admin``. ``id``: ``<room_id>:<user_id>``.
+
+    The owner needs no row: it is the room's creator (``rooms.created_by``),
+    or for a configured room the configured owner (``moderation.rooms_owner``).
+    """
+
+    id = fields.CharField(max_length=100, primary_key=True)
+    room_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=32)
+    role = fields.CharField(max_length=16)
+    granted_by = fields.CharField(max_length=32)
+    granted_at = fields.BigIntField()
+
+    class Meta:
+        table = "room_roles"
+        indexes = (("room_id",),)
+
+
+class RoomSanctionRow(Model):
+    """A mute or ban in force. ``id``: ``<room_id>:<user_id>:<kind>``; lifting it deletes the row.
+
+    ``until`` (ms since the epoch) is when it ends by itself, NULL: when lifted.
+    A row past its ``until`` is ignored when a room loads (and replaced by the next one).
+    """
+
+    id = fields.CharField(max_length=110, primary_key=True)
+    room_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=32)
+    kind = fields.CharField(max_length=8)
+    until = fields.BigIntField(null=True)
+    reason = fields.TextField(null=True)
+    actor_id = fields.CharField(max_length=32)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "room_sanctions"
+        indexes = (("room_id",),)
+
+
+class ModerationLogRow(Model):
+    """One moderation action: who did what to whom, when, why, and until when. Never changed."""
+
+    id = fields.BigIntField(primary_key=True)
+    room_id = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=16)
+    actor_id = fields.CharField(max_length=32)
+    actor_name = fields.CharField(max_length=32)
+    target_id = fields.CharField(max_length=32)
+    target_name = fields.CharField(max_length=32)
+    reason = fields.TextField(null=True)
+    until = fields.BigIntField(null=True)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "moderation_log"
+        indexes = (("room_id", "id"),)
+
+
+class SiteAdminRow(Model):
+    """A site administrator (``chat-server make-admin``): acts as the owner of every room."""
+
+    user_id = fields.CharField(max_length=32, primary_key=True)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "site_admins"
+
+
+class DeactivatedUserRow(Model):
+    """A deactivated account (``chat-server deactivate``): it cannot log in; its messages stay.
+
+    ``id`` grows with each deactivation, so a running server finds the new
+    ones by asking for the ids after the last it has seen.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.CharField(max_length=32, unique=True)
+    deactivated_at = fields.BigIntField()
+
+    class Meta:
+        table = "deactivated_users"
+
+
+class RefreshCredentialRow(Model):
+    """One browser login's refresh credential (:mod:`storage.session_credentials`); only hashes are kept.
+
+    ``family_id`` names the login for as long as it lasts; the secret beside it
+    in the cookie changes at every refresh. ``previous_hash`` is the secret it
+    replaced, accepted for a few seconds after ``rotated_at`` (tabs that asked
+    at once), refused afterwards: a replaced secret coming back means a copy
+    of the cookie is in other hands, and the login is ended.
+    """
+
+    family_id = fields.CharField(max_length=32, primary_key=True)
+    user_id = fields.CharField(max_length=32)
+    secret_hash = fields.CharField(max_length=64)  # SHA-256, hex
+    previous_hash = fields.CharField(max_length=64, null=True)
+    rotated_at = fields.BigIntField()  # ms since the epoch
+    logged_in_at = fields.BigIntField()  # seconds since the epoch, as a token's auth claim
+    expires_at = fields.BigIntField()  # seconds since the epoch
+
+    class Meta:
+        table = "refresh_credentials"
+        indexes = (("user_id",), ("expires_at",))
+
+
+class RememberedRoomRow(Model):
+    """Whether a user is in a room as far as their next login goes (:mod:`storage.remembered_rooms`).
+
+    ``id`` is ``<user_id>:<room_id>``. A leave keeps the row with ``joined``
+    false, so that "never joined a room" (a first login, sent to the lobby)
+    stays apart from "left every room". ``changed_at`` (ms) orders the
+    changes of concurrent writers: an older one never overwrites a newer one.
+    """
+
+    id = fields.CharField(max_length=100, primary_key=True)
+    user_id = fields.CharField(max_length=32)
+    room_id = fields.CharField(max_length=64)
+    joined = fields.BooleanField()
+    changed_at = fields.BigIntField()
+
+    class Meta:
+        table = "remembered_rooms"
+        indexes = (("user_id", "changed_at"),)
+
+
+class UserBlockRow(Model):
+    """One block (:mod:`storage.blocks`): no private messages between ``blocker_id`` and ``blocked_id``.
+
+    ``id`` is ``<blocker_id>:<blocked_id>``, so a block is stored once however
+    often it is asked for; unblocking deletes the row. A table of its own, so
+    that databases made before it gain it from ``generate_schemas``.
+    """
+
+    id = fields.CharField(max_length=66, primary_key=True)
+    blocker_id = fields.CharField(max_length=32)
+    blocked_id = fields.CharField(max_length=32)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "user_blocks"
+        # A user's list, paged by (created_at, blocked_id); who blocks a user, for their relations.
+        indexes = (("blocker_id", "created_at", "blocked_id"), ("blocked_id",))

@@ -250,8 +250,8 @@ class Connect:
         self.server = server
         self.nursery = nursery
 
-    async def __call__(self, account: Account, *, join: str | None = None) -> Peer:
-        ws = await open_ws(self.nursery, f"{self.server.ws_url}?token={account.token}")
+    async def __call__(self, account: Account, *, join: str | None = None, query: str = "") -> Peer:
+        ws = await open_ws(self.nursery, f"{self.server.ws_url}?token={account.token}{query}")
         peer = Peer(ws)
         if join:
             reply = await peer.command({"type": "join", "room_id": join})

@@ -245,3 +245,68 @@ async def test_a_read_marker_reaches_the_users_session_on_the_other_process(pair
     assert marker == {"type": "read_marker", "peer_id": alice.user_id, "up_to": ack["id"]}
     counts = await pair.api_a.call("GET", "/api/v1/unread", token=bob.token, params={"peers": alice.user_id})
     assert counts.json()["conversations"] == [{"peer_id": alice.user_id, "last_read": ack["id"], "unread": 0}]
+
+
+async def test_a_kick_a_mute_and_a_ban_hold_on_every_process_with_one_notice_each(pair: Pair) -> None:
+    owner, bob, carol = [await pair.api_a.account() for _ in range(3)]
+    made = await pair.api_a.call("POST", "/api/v1/rooms", token=owner.token, json={"name": "Moderated"})
+    room_id = made.json()["room"]["room_id"]
+    moderator = await pair.connect_a(owner, join=room_id)
+    watcher = await pair.connect_b(carol, join=room_id)
+    bob_a, bob_b = await pair.connect_a(bob, join=room_id), await pair.connect_b(bob, join=room_id)
+    await watcher.expect("system", timeout=10, event="join")
+
+    async def act(action: str, **more: Any) -> dict[str, Any]:
+        return await moderator.command({"type": action, "room_id": room_id, "user_id": bob.user_id, **more})
+
+    assert (await act("mute"))["type"] == "moderated"
+    for peer in (moderator, watcher):
+        assert (await peer.expect("system", timeout=10, event="mute"))["user"] == bob.user
+    for bob_peer in (bob_a, bob_b):  # refused on either process, and stored nowhere
+        refused = await bob_peer.command({"type": "group", "room_id": room_id, "content": "shh"})
+        assert refused["code"] == "muted"
+    await act("unmute")
+    await watcher.expect("system", timeout=10, event="unmute")
+
+    assert (await act("kick", reason="cool off"))["type"] == "moderated"
+    for bob_peer in (bob_a, bob_b):  # both sessions, on both processes, are out
+        assert (await bob_peer.expect("kicked", timeout=10))["reason"] == "cool off"
+    kick = await watcher.expect("system", timeout=10, event="kick")
+    assert kick["actor"] == owner.user
+    assert (await watcher.expect("system", timeout=10, event="leave"))["user"] == bob.user
+    await nothing_more(watcher, "system")
+    refused = await bob_b.command({"type": "group", "room_id": room_id, "content": "still here?"})
+    assert refused["code"] == "not_in_room"
+
+    assert (await act("ban"))["type"] == "moderated"
+    await watcher.expect("system", timeout=10, event="ban")
+    for bob_peer in (bob_a, bob_b):
+        refused = await bob_peer.command({"type": "join", "room_id": room_id})
+        assert refused["code"] == "banned"
+    history = await pair.api_b.call("GET", f"/api/v1/rooms/{room_id}/messages", token=carol.token)
+    assert history.json()["messages"] == []
+
+
+async def test_a_drop_on_one_process_and_a_return_on_the_other_within_the_grace_tell_nobody(
+    tmp_path: Path, cluster_db_url: str, redis_url: str, nursery: trio.Nursery
+) -> None:
+    shared = cluster_config(tmp_path, cluster_db_url, redis_url, leave_grace=1.0)
+    a, b = await start_server(nursery, shared), await start_server(nursery, shared)
+    api = Api(a)
+    alice, bob = await api.account(), await api.account()
+    watcher = await Connect(b, nursery)(bob, join="lobby")
+    tab = await Connect(a, nursery)(alice, join="lobby", query="&linger=30")
+    await watcher.expect("system", timeout=10, event="join")
+    await tab.ws.aclose()
+    # The reload's new page landed on the other process.
+    back = await Connect(b, nursery)(alice, join="lobby", query="&linger=30")
+    await nothing_more(watcher, "system", 1.5)
+    gone = await Connect(a, nursery)(alice, join="lobby", query="&linger=0.5")
+    await gone.ws.aclose()
+    await nothing_more(watcher, "system", 1.0)  # alice still has her session on b
+    online = await watcher.command({"type": "online", "room_id": "lobby"})
+    assert alice.user_id in [u["user_id"] for u in online["users"]]
+    await back.ws.aclose()  # her last session anywhere: one leave, once the grace has passed
+    assert (await watcher.expect("system", timeout=10, event="leave"))["user"] == alice.user
+    await nothing_more(watcher, "system", 0.5)
+    await api.http.aclose()

@@ -16,7 +16,7 @@ import trio.testing
 
 from actors.journal import BatchCommit
 from actors.messages import JoinRoom, Published, PublishedBatch
-from actors.room import RUN_BYTES
+from actors.published import RUN_BYTES
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
 from tests.in_memory import HeldLog, Member

@@ -1,5 +1,10 @@
 """Accounts over HTTP: register, log in, who am I, log out (here or everywhere), change the password.
 
+A login (and a password change) also starts a browser login behind a
+refresh cookie (:mod:`web.refresh_cookie`), whose id the token carries;
+a logout ends it and clears the cookie, logout everywhere and a password
+change end every one of the user's.
+
 Both public endpoints cost a deliberately slow password hash, so both are
 throttled before they hash (:mod:`web.login_throttle`; registrations per
 client address), take bodies of at most :data:`AUTH_BODY_MAX` bytes, and
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from quart import Blueprint, jsonify
+from quart import Blueprint, Response, jsonify, request
 from quart.typing import ResponseReturnValue
 
 from actors.messages import CloseUserSessions
@@ -22,9 +27,10 @@ from web import validation
 from web.auth import client_address, current_claims, current_user, json_body, throttled
 from web.errors import ApiError
 from web.login_throttle import LoginThrottled
-from web.openapi import describe
+from web.openapi import REFRESH_COOKIE_CLEARED, REFRESH_COOKIE_SET, describe
+from web.refresh_cookie import BrowserLogins, CookieSettings, cleared, cookie_header, served_securely
 from web.schemas import Credentials, PasswordChange, Registration, Token, UserReply
-from web.services import services
+from web.services import Services, services
 from wire import close_codes
 from wire.shapes import User
 
@@ -72,7 +78,9 @@ async def register() -> ResponseReturnValue:
 
 
 @accounts.post("/login")
-@describe(Token, body=Credentials, errors=(400, 401, 413, 429, 503), public=True)
+@describe(
+    Token, body=Credentials, errors=(400, 401, 403, 413, 429, 503), public=True, extra=REFRESH_COOKIE_SET
+)
 async def login() -> ResponseReturnValue:
     svc = services()
     limits = svc.limits
@@ -111,16 +119,43 @@ async def login() -> ResponseReturnValue:
     user = found[0]
     if attempt is not None:
         await limits.login.succeeded(attempt)
+    if await svc.db.operators.is_deactivated(user.user_id):  # told only to who knows the password
+        raise ApiError(403, "deactivated", "this account was deactivated by an operator; it cannot log in")
     svc.count("logins")
-    return jsonify(await _new_token(user))
+    return await _signed_in(user)
 
 
-async def _new_token(user: User, *, logged_in_at: int | None = None) -> dict[str, object]:
+async def _signed_in(user: User) -> Response:
+    """The login answer, its token part of a new browser login whose refresh cookie it sets."""
+    svc = services()
+    session_id, value, max_age = await browser_logins(svc).start(user.user_id)
+    response = jsonify(await token_answer(user, session_id=session_id))
+    response.headers["Set-Cookie"] = cookie_header(value, CookieSettings(served_securely_here(svc), max_age))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def browser_logins(svc: Services) -> BrowserLogins:
+    return BrowserLogins(
+        svc.db.credentials.refresh,
+        svc.revocations,
+        max_session_days=svc.config.max_session_days,
+        token_ttl=svc.tokens.ttl,
+    )
+
+
+def served_securely_here(svc: Services) -> bool:
+    return served_securely(svc.config.public_origin, request.scheme)
+
+
+async def token_answer(
+    user: User, *, logged_in_at: int | None = None, session_id: str | None = None
+) -> dict[str, object]:
     """The login answer: a token of the user's current generation."""
     svc = services()
     generation = await svc.revocations.generation(user.user_id)
     return {
-        "token": svc.tokens.issue(user, generation, logged_in_at=logged_in_at),
+        "token": svc.tokens.issue(user, generation, logged_in_at=logged_in_at, session_id=session_id),
         "token_type": "Bearer",
         "expires_in": svc.tokens.ttl,
         "user": user.to_wire(),
@@ -148,36 +183,43 @@ async def refresh() -> ResponseReturnValue:
     if time.time() - claims.logged_in_at > svc.config.max_session_days * 86400:
         raise ApiError(401, "unauthorized", "this login is too old to refresh; log in again")
     svc.count("token_refreshes")
-    return jsonify(await _new_token(user, logged_in_at=claims.logged_in_at))
+    return jsonify(await token_answer(user, logged_in_at=claims.logged_in_at, session_id=claims.session_id))
 
 
 @accounts.post("/logout")
-@describe(status=204, errors=(401,))
+@describe(status=204, errors=(401,), extra=REFRESH_COOKIE_CLEARED)
 async def logout() -> ResponseReturnValue:
-    """Refuse this token from now on and close the sockets opened with it (4401)."""
+    """Refuse this token from now on and close the sockets opened with it (4401).
+
+    A token of a browser login (``sid``) ends that login too: its refresh
+    cookie is refused and cleared, and every other token it gave out (the
+    browser's other tabs) is refused.
+    """
     svc = services()
     user, claims = await current_claims(svc)
     await svc.revocations.revoke(claims)
+    if claims.session_id is not None:
+        await browser_logins(svc).end_login(claims.session_id, user.user_id)
     await svc.registry_ref.tell(
         CloseUserSessions(user.user_id, claims.token_id, close_codes.TOKEN_EXPIRED, LOGGED_OUT)
     )
     svc.count("logouts")
-    return "", 204
+    return "", 204, {"Set-Cookie": cleared(served_securely_here(svc))}
 
 
 @accounts.post("/logout-all")
-@describe(status=204, errors=(401,))
+@describe(status=204, errors=(401,), extra=REFRESH_COOKIE_CLEARED)
 async def logout_all() -> ResponseReturnValue:
     """Refuse every token of the user issued so far and close all their sockets (4401)."""
     svc = services()
     user = await current_user(svc)
     await _end_every_session(user)
     svc.count("logouts_everywhere")
-    return "", 204
+    return "", 204, {"Set-Cookie": cleared(served_securely_here(svc))}
 
 
 @accounts.post("/password")
-@describe(Token, body=PasswordChange, errors=(400, 401, 403, 413, 429, 503))
+@describe(Token, body=PasswordChange, errors=(400, 401, 403, 413, 429, 503), extra=REFRESH_COOKIE_SET)
 async def change_password() -> ResponseReturnValue:
     """Check the old password (throttled like a login), store the new one, end every session.
 
@@ -218,10 +260,11 @@ async def change_password() -> ResponseReturnValue:
     await svc.db.credentials.set_password_hash(user.user_id, password_hash)
     await _end_every_session(user)
     svc.count("password_changes")
-    return jsonify(await _new_token(user))
+    return await _signed_in(user)
 
 
 async def _end_every_session(user: User) -> None:
     svc = services()
     await svc.revocations.revoke_all(user.user_id)
+    await browser_logins(svc).end_all(user.user_id)
     await svc.registry_ref.tell(CloseUserSessions(user.user_id, None, close_codes.TOKEN_EXPIRED, LOGGED_OUT))

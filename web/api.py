@@ -8,6 +8,7 @@ from typing import Any
 from quart import Blueprint, jsonify, request
 from quart.typing import ResponseReturnValue
 
+from actors.block_lists import hide
 from actors.messages import AnnounceRoom, GetMembers, GetOnline
 from actors.ref import ActorGone, AskTimeout
 from storage.database import RoomNameTaken, RoomQuotaReached
@@ -134,13 +135,15 @@ async def room_online(room_id: str) -> ResponseReturnValue:
 @api.get("/online")
 @describe(UserList, errors=(401, 503))
 async def site_online() -> ResponseReturnValue:
+    """Who is online site-wide, without the users who block the caller."""
     svc = services()
-    await current_user(svc)
+    me = await current_user(svc)
+    hidden = frozenset() if svc.blocks is None else (await svc.blocks.relations(me.user_id)).blocked_by
     try:
         users = await svc.registry_ref.ask(GetOnline, ASK_TIMEOUT)
     except AskTimeout:
         raise ApiError(503, "internal", "the registry is busy; try again") from None
-    return jsonify({"users": [u.to_wire() for u in users]})
+    return jsonify({"users": [u.to_wire() for u in hide(users, hidden)]})
 
 
 @api.get("/rooms/<room_id>/messages")

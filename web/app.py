@@ -23,13 +23,16 @@ from werkzeug.exceptions import HTTPException
 from web.accounts_api import accounts
 from web.api import api
 from web.auth import BODY_MAX
+from web.blocks_api import blocks
 from web.browser_policy import SecurityHeaders
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
 from web.metrics import metrics_response
+from web.moderation_api import moderation
 from web.openapi import METRICS, PAGE, WS_HANDSHAKE, describe, install
 from web.reads_api import reads
 from web.schemas import Health
 from web.services import Services, services
+from web.session_api import session
 from web.ws import PATH as WS_PATH
 from web.ws import ChatSocketEndpoint
 
@@ -49,6 +52,9 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.register_blueprint(accounts)
     app.register_blueprint(api)
     app.register_blueprint(reads)
+    app.register_blueprint(session)
+    app.register_blueprint(moderation)
+    app.register_blueprint(blocks)
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(Exception, unexpected_error_response)

@@ -73,7 +73,9 @@ class Config:
     registry_mailbox: int = 4096
     delivery_queue: int = 4096
     rooms_per_user: int = 50
+    blocks_per_user: int = 1000
     room_idle_seconds: float = 300.0
+    leave_grace: float = 5.0
     recovery_messages: int = 500
     redis_url: str | None = None
     redis_namespace: str = "chat"
@@ -92,6 +94,8 @@ class Config:
     register_attempts: int = 20
     room_creations: int = 5
     user_lookups: int = 60
+    block_changes: int = 60
+    session_refreshes: int = 60
     rate_window: float = 60.0
     ws_frame_rate: float = 20.0
     ws_frame_burst: int = 60
@@ -99,6 +103,10 @@ class Config:
     ws_byte_burst: int = 128 * 1024
     shutdown_timeout: float = 8.0
     rooms: tuple[RoomSeed, ...] = field(default=(RoomSeed("lobby", "Lobby"),))
+    rooms_owner: str | None = None
+    """The username that owns the configured rooms; None: site administrators act as their owner."""
+    deactivation_check: float = 2.0
+    """Seconds between two looks for accounts deactivated while the server runs."""
 
 
 # attribute, TOML path, environment variable, parser
@@ -128,7 +136,9 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("registry_mailbox", "limits.registry_mailbox", None, integer(1, 1_000_000)),
     ("delivery_queue", "limits.delivery_queue", None, integer(1, 1_000_000)),
     ("rooms_per_user", "limits.rooms_per_user", None, integer(0, 1_000_000)),
+    ("blocks_per_user", "limits.blocks_per_user", None, integer(0, 100_000)),
     ("room_idle_seconds", "limits.room_idle_seconds", None, seconds(0.01, 7 * 86400)),
+    ("leave_grace", "limits.leave_grace_seconds", "CHAT_LEAVE_GRACE", seconds(0, 60)),
     ("recovery_messages", "limits.recovery_messages", None, integer(1, 10_000)),
     ("redis_url", "cluster.redis_url", "CHAT_REDIS_URL", redis_url),
     ("redis_namespace", "cluster.namespace", "CHAT_REDIS_NAMESPACE", text),
@@ -151,11 +161,15 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("register_attempts", "rate_limit.register_attempts", None, integer(1, 1_000_000)),
     ("room_creations", "rate_limit.room_creations", None, integer(1, 1_000_000)),
     ("user_lookups", "rate_limit.user_lookups", None, integer(1, 1_000_000)),
+    ("block_changes", "rate_limit.block_changes", None, integer(1, 1_000_000)),
+    ("session_refreshes", "rate_limit.session_refreshes", None, integer(1, 1_000_000)),
     ("rate_window", "rate_limit.window", None, seconds(1, 86400)),
     ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, seconds(0.001, 1_000_000)),
     ("ws_frame_burst", "rate_limit.ws_frame_burst", None, integer(1, 1_000_000)),
     ("ws_bytes_per_second", "rate_limit.ws_bytes_per_second", None, seconds(1, 1e12)),
     ("ws_byte_burst", "rate_limit.ws_byte_burst", None, integer(1, 1 << 40)),
+    ("rooms_owner", "moderation.rooms_owner", "CHAT_ROOMS_OWNER", text),
+    ("deactivation_check", "moderation.deactivation_check", None, seconds(0.05, 3600)),
 ]
 
 _EXPECTED_LEVEL = "one of debug, info, warning, error, critical"

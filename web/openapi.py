@@ -37,6 +37,8 @@ PATH = "/openapi.json"
 BEARER = "bearer"
 WS_TOKEN = "ws_token"
 """The ``?token=`` a browser uses on ``/ws``, since it cannot set ``Authorization`` there."""
+REFRESH = "refresh_cookie"
+"""The browser login's refresh cookie (:mod:`web.refresh_cookie`), which only its exchange reads."""
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
@@ -46,11 +48,15 @@ _ERRORS = {
         "`unauthorized`: the bearer token is missing, malformed, forged, expired or logged out "
         "(log in again); at login, `invalid_credentials` for an unknown username or a wrong password alike."
     ),
-    403: "`forbidden`: understood and refused; the message says why.",
+    403: (
+        "`forbidden`: understood and refused; the message says why. At login, `deactivated`: the password "
+        "is right but an operator deactivated the account."
+    ),
     404: "`room_not_found` or `user_not_found` for an id that names nothing; `not_found` for a path that matches no endpoint.",
     409: (
         "`username_taken`: choose another username. `room_name_taken`: a room has this name already, "
-        "compared after NFKC and case folding, trimmed; join it or choose another name."
+        "compared after NFKC and case folding, trimmed; join it or choose another name. `block_limit`: "
+        "the block list is full (`limits.blocks_per_user`); unblock someone first."
     ),
     413: "`bad_request`: the body is larger than this endpoint takes, refused before it is parsed.",
     426: "`bad_request`: a plain HTTP request; `/ws` answers only a WebSocket handshake.",
@@ -114,6 +120,46 @@ WS_HANDSHAKE = {
 }
 """What OpenAPI can say of the ``/ws`` handshake: its headers, and a 101 no HTTP client goes past."""
 
+_SET_COOKIE = {
+    "Set-Cookie": {
+        "description": (
+            "The refresh cookie `chat_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/session, Max-Age "
+            "what is left of the login (Secure over https). Absent from an exchange answered within the "
+            "grace of a secret just replaced."
+        ),
+        "required": False,
+        "schema": {"type": "string"},
+    }
+}
+REFRESH_COOKIE_SET = {"responses": {"200": {"headers": _SET_COOKIE}}}
+"""A login answer that starts (or rotates) a browser login sets its refresh cookie."""
+REFRESH_COOKIE_CLEARED = {
+    "responses": {
+        "204": {
+            "headers": {
+                "Set-Cookie": {
+                    "description": "Clears the refresh cookie (`chat_refresh`, Max-Age=0).",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    }
+}
+SESSION_REFRESH = {
+    "security": [{REFRESH: []}],
+    "parameters": [
+        {
+            "name": "X-Requested-With",
+            "in": "header",
+            "required": True,
+            "description": "Any value: a page of another site cannot send it (403 without it).",
+            "schema": {"type": "string", "minLength": 1},
+        }
+    ],
+}
+"""``POST /api/v1/session/refresh``: authenticated by the refresh cookie alone, with the CSRF header."""
+
 
 def install(app: QuartTrio) -> None:
     """Serve ``/openapi.json`` from ``app``, documenting every route it has now and later."""
@@ -134,6 +180,7 @@ def install(app: QuartTrio) -> None:
         security_schemes={
             BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT"),
             WS_TOKEN: APIKeySecurityScheme(name="token", in_="query"),
+            REFRESH: APIKeySecurityScheme(name="chat_refresh", in_="cookie"),
         },
         security=[{BEARER: []}],
         openapi_provider_class=ChatOpenAPI,

@@ -7,13 +7,25 @@ in memory (so checking costs no query):
 
 * **logged-out tokens**, by their ``jti``, until they would have expired;
 * **each user's token generation**: logout-all and a password change move it
-  on, and every token issued under an older one is refused.
+  on, and every token issued under an older one is refused;
+* **ended browser logins**, by the ``sid`` their tokens carry (the id of a
+  refresh cookie's login, :mod:`web.refresh_cookie`), in the same table as
+  logged-out tokens (both ids are 32 random hex characters), until the
+  last token such a login gave out would have expired.
 
 Every authentication (HTTP and the ``/ws`` handshake) asks :meth:`accepts`.
 A session re-asks :meth:`accepts_now` once it is registered, which closes
 the gap for a handshake that was checked just before a revocation: its
 registration then reaches the registry before the revocation's close does,
 or it finds the revocation itself.
+
+**Deactivated accounts** (``chat-server deactivate``) are refused too,
+whatever their tokens: the set of them is read at start-up and, while the
+server runs, the new ones every ``moderation.deactivation_check`` seconds
+(:meth:`look_for_deactivations`, called by :mod:`web.deactivation`, which
+also closes their sessions). A command-line tool cannot reach into a
+running process, and every process of a cluster reads the same table, so
+polling is the one path that works alike for one process and many.
 
 Memory stays bounded: a user with more than :data:`MAX_REVOKED_PER_USER`
 logged-out tokens still valid has their generation moved on instead (the
@@ -37,6 +49,7 @@ from typing import Any
 
 from storage.credentials import Credentials
 from storage.interface import LogUnavailable
+from storage.operators import Operators
 from web.tokens import Claims
 
 log = logging.getLogger(__name__)
@@ -46,9 +59,15 @@ MAX_REVOKED_PER_USER = 100
 
 class Revocations:
     def __init__(
-        self, credentials: Credentials, announce: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self,
+        credentials: Credentials,
+        announce: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        operators: Operators | None = None,
     ) -> None:
         self._credentials = credentials
+        self._operators = operators
+        self._deactivated: set[str] = set()  # accounts deactivated, as far as read
+        self._deactivations_read = 0  # the id of the newest deactivation read
         self._announce = announce
         self._generations: dict[str, int] = {}  # user_id -> current generation, as far as loaded
         self._revoked: dict[str, tuple[str, int]] = {}  # jti -> (user_id, exp)
@@ -59,6 +78,17 @@ class Revocations:
         """Read the logged-out tokens that have not expired yet (at start-up)."""
         for jti, (user_id, exp) in (await self._credentials.revoked(int(time.time()))).items():
             self._remember(jti, user_id, exp)
+        if self._operators is not None:
+            self._deactivated, self._deactivations_read = await self._operators.deactivated()
+
+    async def look_for_deactivations(self) -> set[str]:
+        """Read the accounts deactivated since the last look: refused from now on; the new ones."""
+        if self._operators is None:
+            return set()
+        new, self._deactivations_read = await self._operators.deactivated_after(self._deactivations_read)
+        new -= self._deactivated
+        self._deactivated |= new
+        return new
 
     async def generation(self, user_id: str) -> int:
         known = self._generations.get(user_id)
@@ -67,7 +97,7 @@ class Revocations:
         return known
 
     async def accepts(self, claims: Claims) -> bool:
-        if claims.token_id in self._revoked:
+        if self._refused(claims):
             return False
         known = await self.generation(claims.user_id)
         if claims.generation > known:
@@ -79,20 +109,33 @@ class Revocations:
 
     def accepts_now(self, claims: Claims) -> bool:
         """:meth:`accepts` without waiting, for a token :meth:`accepts` has seen (its user's generation is loaded)."""
-        if claims.token_id in self._revoked:
+        if self._refused(claims):
             return False
         return claims.generation == self._generations.get(claims.user_id, claims.generation)
 
+    def _refused(self, claims: Claims) -> bool:
+        """Logged out, of an ended browser login, or of a deactivated account."""
+        return (
+            claims.token_id in self._revoked
+            or (claims.session_id is not None and claims.session_id in self._revoked)
+            or claims.user_id in self._deactivated
+        )
+
     async def revoke(self, claims: Claims) -> None:
         """Refuse this token from now on (logout)."""
-        if self._revoked_per_user.get(claims.user_id, 0) >= MAX_REVOKED_PER_USER:
-            await self.revoke_all(claims.user_id)
+        await self._revoke_id(claims.token_id, claims.user_id, claims.expires_at)
+
+    async def end_login(self, session_id: str, user_id: str, tokens_until: int) -> None:
+        """Refuse every token of the browser login ``session_id`` (its ``sid``); none outlives ``tokens_until``."""
+        await self._revoke_id(session_id, user_id, tokens_until)
+
+    async def _revoke_id(self, jti: str, user_id: str, exp: int) -> None:
+        if self._revoked_per_user.get(user_id, 0) >= MAX_REVOKED_PER_USER:
+            await self.revoke_all(user_id)
             return
-        self._remember(claims.token_id, claims.user_id, claims.expires_at)  # refused at once, then stored
-        await self._credentials.revoke(claims.token_id, claims.user_id, claims.expires_at)
-        await self._tell_the_cluster(
-            {"order": "tokens", "user_id": claims.user_id, "jti": claims.token_id, "exp": claims.expires_at}
-        )
+        self._remember(jti, user_id, exp)  # refused at once, then stored
+        await self._credentials.revoke(jti, user_id, exp)
+        await self._tell_the_cluster({"order": "tokens", "user_id": user_id, "jti": jti, "exp": exp})
 
     async def revoke_all(self, user_id: str) -> int:
         """Refuse every token of the user issued so far (logout everywhere, password change); the new generation."""

@@ -43,8 +43,10 @@ ErrorCode = Literal[
     "room_not_found",
     "user_not_found",
     "method_not_allowed",
+    "deactivated",
     "username_taken",
     "room_name_taken",
+    "block_limit",
     "rate_limited",
     "internal",
     "unavailable",
@@ -182,6 +184,18 @@ class Token(_Wire):
 
 class RoomReply(_Wire):
     room: Room
+
+
+class RememberedRoomList(_Wire):
+    rooms: list[Room] = Field(
+        description="The rooms to rejoin after a login: joined and not left since, newest join first, at most 100."
+    )
+    remembered: bool = Field(
+        description=(
+            "False for a user who never joined a room: `rooms` then holds the first configured room "
+            "(the lobby), where a first login lands."
+        )
+    )
 
 
 class RoomDetail(_Wire):

@@ -35,11 +35,12 @@ from storage.database import describe_db_url
 from storage.passwords import Passwords
 from storage.private_files import private_directory
 from transport import hypercorn_patches
-from web import create_user
+from web import create_user, operators
 from web.app import create_app, create_metrics_app
 from web.client_address import ClientAddress
 from web.cluster_limits import ClusterLogins, ClusterRate
 from web.config import Config, ConfigError, load_config
+from web.deactivation import watch_deactivations
 from web.hypercorn_setup import hypercorn_config
 from web.logging_setup import setup_logging
 from web.login_throttle import LoginLimits, Logins, LoginThrottle
@@ -76,22 +77,30 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
     register: Rate
     rooms: Rate
     lookups: Rate
+    refreshes: Rate
+    blocks: Rate
     if link is None:
         login = LoginThrottle(login_limits)
         register = SlidingWindow(config.register_attempts, window)
         rooms = SlidingWindow(config.room_creations, window)
         lookups = SlidingWindow(config.user_lookups, window)
+        refreshes = SlidingWindow(config.session_refreshes, window)
+        blocks = SlidingWindow(config.block_changes, window)
     else:
         windows = RedisWindows(link)
         login = ClusterLogins(windows, login_limits)
         register = ClusterRate(windows, Window("register", config.register_attempts, window))
         rooms = ClusterRate(windows, Window("room-creations", config.room_creations, window))
         lookups = ClusterRate(windows, Window("user-lookups", config.user_lookups, window))
+        refreshes = ClusterRate(windows, Window("session-refreshes", config.session_refreshes, window))
+        blocks = ClusterRate(windows, Window("block-changes", config.block_changes, window))
     return Limits(
         login=login,
         register_by_address=register,
         room_creations_by_user=rooms,
         user_lookups_by_user=lookups,
+        session_refreshes_by_address=refreshes,
+        block_changes_by_user=blocks,
         enabled=config.rate_limit_enabled,
         rooms_per_user=config.rooms_per_user,
     )
@@ -140,7 +149,7 @@ async def serve(
         db = system.db
         link = system.link
         announce = None if link is None else functools.partial(link.publish, link.control)
-        revocations = Revocations(db.credentials, announce)
+        revocations = Revocations(db.credentials, announce, db.operators)
         await revocations.load()
         system.control_listeners.append(revocations.heard)
         svc = Services(
@@ -160,8 +169,13 @@ async def serve(
             metrics=CollectorRegistry(auto_describe=False),
             serving=system.serving,
             read_markers=system.read_markers,
+            joined_rooms=system.joined_rooms,
+            blocks=system.blocks,
         )
         register_collectors(svc)
+        if system.blocks is not None and svc.limits.enabled:
+            system.blocks.throttle = svc.limits.block_changes_by_user.take
+        http.start_soon(watch_deactivations, revocations, system.registry_ref, config.deactivation_check)
         stop_accepting, http_done = trio.Event(), trio.Event()
         app = create_app(svc, metrics_here=config.metrics_port is None)
         binds = await http.start(_serve_http, app, hypercorn_config(config), stop_accepting, http_done)
@@ -223,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         description="Create an account in the configured database; the server may be running.",
     )
     make.add_argument("username")
+    operators.add_commands(commands)
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -231,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "create-user":
         raise SystemExit(create_user.main(config, args.username))
+    if args.command in operators.COMMANDS:
+        raise SystemExit(operators.main(config, args.command, args.username))
     setup_logging(config.log_level, config.log_format)
     try:
         trio.run(_main, config)

@@ -13,6 +13,8 @@ from typing import cast
 from prometheus_client import CollectorRegistry
 from quart import current_app
 
+from actors.block_lists import BlockLists
+from actors.joined_rooms import JoinedRooms
 from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.messages import RegistryMsg
@@ -41,6 +43,10 @@ class Limits:
     user_lookups_by_user: Rate
     """Names one account may look up: registration answers "taken" only 20 times a minute per address,
     and the lookup must not be a faster way to learn which accounts exist."""
+    session_refreshes_by_address: Rate
+    """Refresh-cookie exchanges (:mod:`web.refresh_cookie`) per client address."""
+    block_changes_by_user: Rate
+    """Blocks and unblocks per account, over HTTP and WebSocket alike (:mod:`actors.block_lists`)."""
     enabled: bool
     rooms_per_user: int  # lifted, like the rates, when ``enabled`` is false
 
@@ -63,6 +69,10 @@ class Services:
     metrics: CollectorRegistry  # this server's own, scraped at /metrics (web.metrics.register_collectors)
     read_markers: ReadMarkers | None = None
     """Pending read markers (:mod:`actors.read_markers`), which the unread counts add to what is stored."""
+    joined_rooms: JoinedRooms | None = None
+    """Joins and leaves not written yet (:mod:`actors.joined_rooms`), which ``GET /me/rooms`` adds."""
+    blocks: BlockLists | None = None
+    """Block lists (:mod:`actors.block_lists`): the endpoints change them, the online list reads them."""
     ready: bool = False
     serving: Callable[[], bool] = lambda: True
     """Whether a new session can be served now (the cluster mode: its Redis subscription is live)."""

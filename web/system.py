@@ -28,7 +28,9 @@ from typing import Any
 
 import trio
 
+from actors.block_lists import BlockCache, BlockLists
 from actors.heartbeat import run_heartbeat
+from actors.joined_rooms import JoinedRooms
 from actors.journal import Journal
 from actors.latency import DeliveryLatency
 from actors.logs import supervision_event
@@ -48,6 +50,7 @@ from cluster.node import Node
 from cluster.registry import ClusterRegistry, apply_control
 from cluster.room import ClusterParts, ClusterRoom
 from cluster.subscriber import Subscriber
+from storage.blocks import BlockTable
 from storage.database import Database, describe_db_url, open_database
 from storage.interface import MessageLog
 from web.config import Config
@@ -79,6 +82,10 @@ class ChatSystem:
     """The cluster's subscription to Redis (None: one process)."""
     read_markers: ReadMarkers | None = None
     """Read markers, coalesced and written each second (:mod:`actors.read_markers`)."""
+    joined_rooms: JoinedRooms | None = None
+    """The rooms each user joined, for their next login; coalesced, written each second (:mod:`actors.joined_rooms`)."""
+    blocks: BlockLists | None = None
+    """Block lists: block, unblock, and each user's relations, kept while they have a session here."""
 
     def serving(self) -> bool:
         """Whether a session that connects now can be served: false in the cluster mode while the
@@ -127,6 +134,7 @@ async def open_chat_system(config: Config) -> AsyncIterator[ChatSystem]:
 async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) -> AsyncIterator[ChatSystem]:
     """Start every actor in ``root``; on the way out close the sessions, flush the journal, stop them."""
     db = await root.start(_run_storage, config.db_url)
+    db.moderation.rooms_owner = config.rooms_owner  # the configured rooms' owner, if one is configured
     latency = DeliveryLatency()
     recovery = RecoverySource(db, config.recovery_messages)
     listeners: list[ControlListener] = []
@@ -134,16 +142,21 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
         journal = await Journal.open(db, max_pending=config.journal_pending)
         await root.start(journal.run)
         message_log: MessageLog = journal
-        registry = Registry(journal, config.delivery_queue, latency.private, recovery)
+        block_cache = BlockCache()
+        registry = Registry(journal, config.delivery_queue, latency.private, recovery, blocks=block_cache)
         room_class: Callable[..., Room] = Room
     else:
         cluster = await _start_cluster_parts(root, link, db, config, listeners)
         journal, message_log = cluster.journal, cluster.log
+        subscriber = cluster.subscriber
+        # Block changes arrive on the subscription: none kept while it is lost, none from before a loss.
+        block_cache = BlockCache(lambda: subscriber.generation if subscriber.connected.is_set() else None)
         registry = ClusterRegistry(
             message_log,
             config.delivery_queue,
             latency.private,
             recovery,
+            blocks=block_cache,
             link=link,
             subscriber=cluster.subscriber,
             board=cluster.board,
@@ -164,16 +177,20 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
         idle_seconds=config.room_idle_seconds,
         recovery=recovery,
         room_class=room_class,
+        moderation=db.moderation,
     )
     await root.start(rooms.run)
     writer = Writer()
     await root.start(writer.run)
     await root.start(run_heartbeat, registry_ref, config.ping_interval)
     read_markers = await root.start(ReadMarkers(db.reads).run)
+    joined_rooms = await root.start(JoinedRooms(db.remembered_rooms).run)
     for seed in config.rooms:
         await rooms.start(await db.ensure_room(seed.room_id, seed.name))
     system = ChatSystem(config, db, journal, registry, registry_ref, rooms, writer, latency, link, listeners)
     system.read_markers = read_markers
+    system.joined_rooms = joined_rooms
+    system.blocks = BlockLists(BlockTable(db), block_cache, registry_ref, db.get_user, config.blocks_per_user)
     if link is not None:
         system.subscriber = cluster.subscriber
     try:
@@ -183,6 +200,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
             if registry.presence.session_count:
                 await system.close_sessions()
             await read_markers.flush()  # markers still pending, before storage closes
+            await joined_rooms.flush()
             journal.close()
             await journal.wait_flushed()
         root.cancel_scope.cancel()

@@ -8,7 +8,10 @@ generation when it was issued, so that a logout everywhere or a password
 change refuses every older token at once (:mod:`web.revocation` checks
 both); ``auth`` is when the user logged in, carried over by every refresh,
 so that refreshing cannot keep a login alive for ever
-(``auth.max_session_days``).
+(``auth.max_session_days``). A token given out for a browser login that
+keeps a refresh cookie (:mod:`web.refresh_cookie`) also carries ``sid``,
+the login's id: ending that login (a logout, or a stolen cookie used
+twice) refuses every token it gave out at once.
 
 The secret comes from configuration or, when none is configured, from a
 file in the data directory that the first start creates (mode 0600), so
@@ -48,6 +51,8 @@ class Claims:
     generation: int
     logged_in_at: int
     """When the user typed their password (seconds since the epoch); refreshing keeps it."""
+    session_id: str | None = None
+    """The browser login (refresh cookie) the token belongs to; refreshing keeps it. None: none."""
 
 
 class TokenService:
@@ -58,8 +63,10 @@ class TokenService:
         self.issuer = issuer
         self.ttl = ttl
 
-    def issue(self, user: User, generation: int, *, logged_in_at: int | None = None) -> str:
-        """A new token; ``logged_in_at`` carries the original login's time over to a refreshed one."""
+    def issue(
+        self, user: User, generation: int, *, logged_in_at: int | None = None, session_id: str | None = None
+    ) -> str:
+        """A new token; ``logged_in_at`` and ``session_id`` carry the original login's over to a refreshed one."""
         now = int(time.time())
         claims = {
             "sub": user.user_id,
@@ -71,6 +78,8 @@ class TokenService:
             "gen": generation,
             "auth": now if logged_in_at is None else logged_in_at,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str) -> Claims:
@@ -93,7 +102,10 @@ class TokenService:
             raise InvalidToken("bad token id or generation")
         if type(auth) is not int:
             raise InvalidToken("bad login time")
-        return Claims(sub, name, int(claims["exp"]), jti, gen, auth)
+        sid = claims.get("sid")
+        if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 32):
+            raise InvalidToken("bad login id")
+        return Claims(sub, name, int(claims["exp"]), jti, gen, auth, sid)
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:

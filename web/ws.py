@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from typing import Any
@@ -80,6 +81,9 @@ class ChatSocketEndpoint:
             schedule=svc.writer.schedule,
             check_token=self._check_token,
             read_markers=svc.read_markers,
+            joined_rooms=svc.joined_rooms,
+            moderation=svc.db.moderation,
+            blocks=svc.blocks,
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,
@@ -102,12 +106,13 @@ class ChatSocketEndpoint:
             return
         try:
             user, claims = await self._check_handshake(scope)
+            linger = _linger(scope, self._svc.config.leave_grace)
         except ApiError as error:
             await _refuse(send, error)
             return
-        await send({"type": TAKEOVER, "run": partial(self._serve, user, claims)})
+        await send({"type": TAKEOVER, "run": partial(self._serve, user, claims, linger)})
 
-    async def _serve(self, user: User, claims: Claims, connection: TakenConnection) -> None:
+    async def _serve(self, user: User, claims: Claims, linger: float, connection: TakenConnection) -> None:
         """In the connection's task, after the 101: the session over our own transport."""
         svc = self._svc
         config = svc.config
@@ -125,6 +130,7 @@ class ChatSocketEndpoint:
             self._settings,
             token=_session_token(svc, claims),
         )
+        session.handle.linger = linger
         svc.count("sessions_opened")
         await run_session(session, transport)
 
@@ -162,6 +168,24 @@ class ChatSocketEndpoint:
         if not svc.ready:
             raise ApiError(503, "internal", "the server is shutting down; reconnect later")
         return user, claims
+
+
+def _linger(scope: Scope, most: float) -> float:
+    """The grace the client asks for before its drop is announced as leaving (``?linger=S``), at most ``most``.
+
+    See :mod:`actors.departures`. Absent: none, as the contract has it.
+    """
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    asked = (query.get("linger") or [None])[0]
+    if asked is None:
+        return 0.0
+    try:
+        seconds = float(asked)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 3600:  # NaN fails too
+        raise ApiError(400, "bad_request", "linger must be a number of seconds from 0 to 3600")
+    return min(seconds, most)
 
 
 def _session_token(svc: Services, claims: Claims) -> SessionToken:

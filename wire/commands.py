@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from wire.blocks import ChangeBlock as ChangeBlock  # block and unblock, beside their description
+from wire.moderation import Moderate as Moderate  # a command like the others, defined beside its frames
+from wire.moderation import parse_moderation
 from wire.strict_json import InvalidJson, decode_json
 
 MAX_REF_LENGTH = 64
@@ -85,7 +88,19 @@ class MarkRead:
     ref: Ref = None
 
 
-Command = Join | Leave | SendGroup | SendPrivate | AskOnline | Ping | Sync | Refresh | MarkRead
+Command = (
+    Join
+    | Leave
+    | SendGroup
+    | SendPrivate
+    | AskOnline
+    | Ping
+    | Sync
+    | Refresh
+    | MarkRead
+    | Moderate
+    | ChangeBlock
+)
 
 MAX_TOKEN_LENGTH = 4096
 
@@ -216,6 +231,11 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return Sync(_message_id(obj, "since"), ref)
             case "read":
                 return _mark_read(obj, ref)
+            case "grant_admin" | "revoke_admin" | "kick" | "mute" | "unmute" | "ban" | "unban":
+                room_id = _identifier(obj, "room_id")
+                return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)
+            case "block" | "unblock":
+                return ChangeBlock(_identifier(obj, "user_id"), kind == "block", ref)
             case "refresh":
                 token = _field(obj, "token")
                 if not token or len(token) > MAX_TOKEN_LENGTH:

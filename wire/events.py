@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from wire import moderation
 from wire.clock import now_ms
 from wire.commands import Ref
 from wire.frames import PING, text_frame
@@ -121,6 +122,11 @@ def read_marker(
     return encode(with_ref(reply, ref))
 
 
+def block_changed(user: User, blocked: bool, ref: Ref = None) -> OutFrame:
+    """Whether ``user`` is on the block list now: the reply to ``block``/``unblock``, and the event to the other sessions."""
+    return encode(with_ref({"type": "block_changed", "user": user.to_wire(), "blocked": blocked}, ref))
+
+
 def left(room_id: str, ref: Ref) -> OutFrame:
     return encode(with_ref({"type": "left", "room_id": room_id}, ref))
 
@@ -158,3 +164,45 @@ def notice(event: str, room_id: str, user: User, timestamp: int | None = None) -
             "timestamp": now_ms() if timestamp is None else timestamp,
         }
     )
+
+
+# Moderation (wire.moderation) ---------------------------------------------------
+
+
+def moderated(action: str, room_id: str, target: User, ref: Ref, *, until: int | None = None) -> OutFrame:
+    """The reply to a moderation command: done. ``until`` for a mute or ban (null: until lifted)."""
+    reply: dict[str, Any] = {
+        "type": "moderated",
+        "action": action,
+        "room_id": room_id,
+        "user": target.to_wire(),
+    }
+    if action in moderation.TIMED:
+        reply["until"] = until
+    return encode(with_ref(reply, ref))
+
+
+def moderation_notice(
+    action: str, room_id: str, target: User, actor: User | None, *, reason: str | None, until: int | None
+) -> OutFrame:
+    """A ``system`` notice to a room of a moderation action, or of a mute or ban that ended (no actor)."""
+    return encode(moderation.notice(action, room_id, target, actor, reason=reason, until=until))
+
+
+def kicked(room_id: str, actor: User, reason: str | None, *, banned: bool, until: int | None) -> OutFrame:
+    """To each session of a kicked or banned user: it is no longer in the room."""
+    frame: dict[str, Any] = {
+        "type": "kicked",
+        "room_id": room_id,
+        "actor": actor.to_wire(),
+        "reason": reason,
+        "banned": banned,
+    }
+    if banned:
+        frame["until"] = until
+    return encode(frame)
+
+
+def sanctioned(code: str, message: str, until: int | None, ref: Ref) -> OutFrame:
+    """``muted`` or ``banned``: an error that also says when the sanction ends (null: when lifted)."""
+    return encode(with_ref({"type": "error", "code": code, "message": message, "until": until}, ref))
