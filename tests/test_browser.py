@@ -263,7 +263,9 @@ class Person:
         return self.page.locator(f'[data-testid="room-item"][data-room-id="{room_id}"]')
 
     def join(self, room_id: str) -> None:
-        self.room_item(room_id).get_by_test_id("join-room").click()
+        """Be in the room and show it: its name joins it, or shows it when the login rejoined it already
+        (a first login lands in the lobby)."""
+        self.room_item(room_id).get_by_test_id("room-open").click()
         self.expect(self.tab(f"room:{room_id}")).to_have_attribute("aria-selected", "true")
 
     def tab(self, key: str) -> Locator:

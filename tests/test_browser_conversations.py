@@ -10,7 +10,7 @@ import pytest
 from tests.test_browser import Person, chat_server, chromium  # noqa: F401 (fixtures used below)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, WebSocket
 
 
 @pytest.fixture
@@ -57,10 +57,14 @@ def test_a_message_to_an_offline_user_waits_in_a_tab_with_a_badge_that_survives_
     alice_tab = bob.page.locator('[data-testid="conversation-tab"]').filter(has_text="alice_writes")
     bob.expect(alice_tab.get_by_test_id("unread")).to_have_text("1")
 
+    sockets: list[WebSocket] = []
+    bob.page.on("websocket", lambda socket: sockets.append(socket))
     bob.page.reload()
     bob.expect(bob.by_id("connection-status")).to_have_attribute("data-state", "online")
     bob.expect(alice_tab.get_by_test_id("unread")).to_have_text("1")
-    alice_tab.click()
+    # The server has the mark once it answers the page's "read" (the reload below must not cut it off).
+    with sockets[-1].expect_event("framereceived", lambda frame: '"read_marker"' in str(frame)):
+        alice_tab.click()
     bob.expect_message("are you there?")
     bob.expect(alice_tab.get_by_test_id("unread")).to_have_count(0)
 

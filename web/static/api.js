@@ -21,9 +21,9 @@ export class ApiError extends Error {
 
 // Calls the API with the session's token and returns the parsed body, or throws
 // ApiError with the contract's error code; a network failure becomes the
-// pseudo-code "network".
-export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+// pseudo-code "network". `extraHeaders` are added to the request's.
+export async function api(method, path, body, extraHeaders) {
+  const headers = Object.assign({ Accept: "application/json" }, extraHeaders);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (state.token) headers.Authorization = "Bearer " + state.token;
   let response;
@@ -49,11 +49,28 @@ export async function api(method, path, body) {
 }
 
 // Has the server refuse `token` from now on (a copy of it elsewhere stops working
-// too). Fire and forget: the user is logged out here whatever the answer.
+// too), and with it the browser's login: its refresh cookie is ended and cleared,
+// and the tokens of this browser's other tabs are refused. Fire and forget: the
+// user is logged out here whatever the answer.
 export function revokeToken(token) {
   fetch(API + "/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(
     () => {},
   );
+}
+
+// The browser's login, picked up without the password: the server trades its
+// refresh cookie (HttpOnly, so never seen here) for a token and the login answer.
+// ApiError 401: this browser is not signed in. The header is what a page of
+// another site cannot send.
+export function refreshSession() {
+  return api("POST", "/session/refresh", undefined, { "X-Requested-With": "chat-web" });
+}
+
+// The rooms to be in after a login: those the user joined and did not leave, on
+// any device; for a user who never joined one, the lobby (remembered: false).
+export async function rememberedRooms() {
+  const data = await api("GET", "/me/rooms");
+  return { rooms: Array.isArray(data.rooms) ? data.rooms : [], remembered: data.remembered !== false };
 }
 
 // Tells a dead token from a dead server: only a 401 means the token is gone.

@@ -2,8 +2,15 @@
 // the two ways out (the "Log out" button, an expired token). Starting a session
 // starts everything that belongs to it (the socket, the token's renewal, the room
 // list's refresh); ending one stops and forgets all of it.
+//
+// A login lasts beyond the tab: the server keeps it in an HttpOnly cookie that no
+// script can read, and a new tab, or the browser after a restart, trades that
+// cookie for a token (refreshSession). The rooms come back from the server too
+// (the ones the user joined, on any device), and a first login lands in the lobby.
+// The tabs of one browser tell each other of a login and a logout, so that the
+// login form never shows beside a signed-in tab, nor a signed-out tab keep chatting.
 
-import { ApiError, api, revokeToken } from "./api.js";
+import { ApiError, api, refreshSession, rememberedRooms, revokeToken } from "./api.js";
 import { hideError } from "./banner.js";
 import { startConnection, stopConnection } from "./connection.js";
 import { $ } from "./dom.js";
@@ -14,7 +21,17 @@ import { refreshSiteOnline } from "./online.js";
 import { clearChat, renderActiveConversation, setStatus, showCurrentUser, showView } from "./render.js";
 import { keepTokenFresh, stopRenewing } from "./renewal.js";
 import { keepRoomsFresh, refreshRooms, stopRefreshingRooms } from "./rooms.js";
-import { clearSession, restoreWantedRooms, savedToken, setMe, setToken, state } from "./state.js";
+import { clearSession, restoreWantedRooms, savedToken, setFocusOnJoin, setMe, setToken, state, wantRoom } from "./state.js";
+
+// Between the tabs of this browser (same origin): {type: "login"} or {type: "logout"}.
+const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("chat-session") : null;
+if (tabs) {
+  tabs.onmessage = (event) => {
+    const type = event.data && event.data.type;
+    if (type === "logout" && state.token) endSession("");
+    else if (type === "login" && !state.token) resumeSession();
+  };
+}
 
 function setAuthMessage(text, isError) {
   const node = $("auth-message");
@@ -47,7 +64,8 @@ function describeAuthError(err) {
 async function logIn(credentials) {
   const data = await api("POST", "/login", credentials);
   setToken(data.token, data.expires_in);
-  startSession(data.user);
+  if (tabs) tabs.postMessage({ type: "login" });
+  await startSession(data.user);
 }
 
 export async function onLoginSubmit(event) {
@@ -92,13 +110,15 @@ export async function onRegisterClick() {
   }
 }
 
-function startSession(user) {
+async function startSession(user) {
   setMe(user);
   showCurrentUser(user);
   setAuthMessage("", false);
   $("auth-password").value = "";
   showView(true);
   restoreWantedRooms();
+  await addRememberedRooms();
+  if (state.me !== user) return; // logged out while the rooms were asked for
   refreshRooms();
   refreshSiteOnline();
   keepRoomsFresh();
@@ -115,12 +135,26 @@ function startSession(user) {
   });
 }
 
-// The "Log out" button: forget the session here, and have the server refuse its
-// token from now on (a copy of it elsewhere stops working too).
+// The rooms the server remembers for the user join this tab's own (a reload keeps
+// those), to be joined once the socket is up. A newcomer is sent to the lobby and
+// sees it. Without an answer, the tab's own rooms will do.
+async function addRememberedRooms() {
+  try {
+    const { rooms, remembered } = await rememberedRooms();
+    for (const room of rooms) if (room && typeof room.room_id === "string") wantRoom(room.room_id);
+    if (!remembered && rooms.length) setFocusOnJoin(rooms[0].room_id);
+  } catch (err) {
+    // Not fatal: the rooms can be joined from the list.
+  }
+}
+
+// The "Log out" button: forget the session here and in this browser's other tabs,
+// and have the server refuse its token and end the browser's login (its cookie).
 export function logOut() {
   const token = state.token;
   endSession("");
   if (token) revokeToken(token);
+  if (tabs) tabs.postMessage({ type: "logout" });
 }
 
 // Tears down everything that belongs to the logged-in user; `reason` is shown on
@@ -139,19 +173,33 @@ export function endSession(reason) {
 }
 
 // A reload keeps the session: the token lives in sessionStorage (per tab), with
-// when it expires, and /me tells whether it is still good.
+// when it expires, and /me tells whether it is still good. A tab without one (new,
+// or the browser restarted), or whose token is refused, picks up the browser's
+// login from its cookie; only without that is the login form shown.
 export async function resumeSession() {
   const token = savedToken();
-  if (!token) {
-    showView(false);
-    return;
+  if (token) {
+    setToken(token);
+    try {
+      const data = await api("GET", "/me");
+      await startSession(data.user);
+      return;
+    } catch (err) {
+      setToken(null);
+      if (!(err instanceof ApiError && err.status === 401)) {
+        showView(false);
+        setAuthMessage(describeAuthError(err), true);
+        return;
+      }
+    }
   }
-  setToken(token);
   try {
-    const data = await api("GET", "/me");
-    startSession(data.user);
+    const data = await refreshSession();
+    if (state.token) return; // logged in on the form meanwhile
+    setToken(data.token, data.expires_in);
+    await startSession(data.user);
   } catch (err) {
-    setToken(null);
+    if (state.token) return;
     showView(false);
     if (err instanceof ApiError && err.status !== 401) setAuthMessage(describeAuthError(err), true);
   }
