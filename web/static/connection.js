@@ -63,7 +63,15 @@ export function stopConnection() {
 
 // "Retry now", or the browser saying it is online again: skip the wait.
 export function retryNow() {
-  if (stopped || !handlers || socket) return;
+  if (stopped || !handlers || (socket && open)) return;
+  if (socket) {
+    // An attempt still connecting (one made while the network was down can take
+    // long to fail): drop it and start afresh. Its close event finds another
+    // socket in place and does nothing.
+    const stale = socket;
+    socket = null;
+    stale.close();
+  }
   connect();
 }
 
@@ -95,9 +103,13 @@ export function reconnectWithToken() {
   linkLost(socket, NO_ANSWER, "The session was renewed");
 }
 
+// A reload or a blip of the network is not leaving: the server keeps us
+// listed this long before it tells the rooms we left (it may allow less).
+const LINGER_SECONDS = 5;
+
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return scheme + "://" + location.host + "/ws?token=" + encodeURIComponent(state.token);
+  return scheme + "://" + location.host + "/ws?token=" + encodeURIComponent(state.token) + "&linger=" + LINGER_SECONDS;
 }
 
 function clearTimers() {
