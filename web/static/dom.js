@@ -1,4 +1,4 @@
-// The few DOM helpers every drawing module uses.
+// The few DOM helpers every drawing module uses (times on screen: timeline.js).
 //
 // Everything that comes from the server or the user is put on the page with
 // textContent / createElement only, never as HTML, so a message such as
@@ -20,13 +20,4 @@ export function el(tag, props, text) {
   }
   if (text !== undefined && text !== null) node.textContent = String(text);
   return node;
-}
-
-// Today's messages show the time only; older ones the date as well.
-export function formatTime(ms) {
-  if (typeof ms !== "number") return "";
-  const date = new Date(ms);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return sameDay ? time : date.toLocaleDateString() + " " + time;
 }

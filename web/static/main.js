@@ -20,14 +20,16 @@ import {
 } from "./conversations.js";
 import { $ } from "./dom.js";
 import { joinRoom, leaveRoom } from "./membership.js";
+import { toggleFold } from "./message-body.js";
 import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
 import { toggleNotifications, whenNotificationClicked } from "./notifications.js";
 import { retryGaps } from "./recovery.js";
-import { closePanels, renderNotifyButton, renderTabs, togglePanel } from "./render.js";
+import { closeOpenDrawer, closePanels, renderNotifyButton, renderTabs, togglePanel } from "./render.js";
 import { renewIfDue } from "./renewal.js";
 import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
 import { activeConversation, setActive, state } from "./state.js";
+import { keepTimesFresh } from "./timeline.js";
 
 async function onCreateRoom(event) {
   event.preventDefault();
@@ -89,7 +91,9 @@ function onUserListClick(event) {
 }
 
 function onMessageListClick(event) {
-  if (event.target.closest('[data-testid="load-older"]')) loadOlder();
+  const fold = event.target.closest('[data-testid="fold-toggle"]');
+  if (fold) toggleFold(fold);
+  else if (event.target.closest('[data-testid="load-older"]')) loadOlder();
   else if (event.target.closest('[data-testid="fill-gap"]')) retryGaps(activeConversation());
 }
 
@@ -145,8 +149,12 @@ function bindEvents() {
   });
   $("toggle-rooms").addEventListener("click", () => togglePanel("rooms-panel", "toggle-rooms"));
   $("toggle-people").addEventListener("click", () => togglePanel("people-panel", "toggle-people"));
-  // On a phone a drawer covers the conversation; a tap beside it closes it.
+  // On a phone a drawer covers the conversation; a tap beside it closes it, and so
+  // does Escape.
   document.querySelector(".conversation").addEventListener("click", closePanels);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.isComposing && closeOpenDrawer()) event.preventDefault();
+  });
   // Leaving a tab starts the time away ("New since you were away"). Coming back: the
   // counts may have moved, and the token's renewal may be due, while timers were
   // throttled.
@@ -167,5 +175,6 @@ whenNotificationClicked((key) => {
   if (state.conversations.has(key)) activate(key);
 });
 renderNotifyButton();
+keepTimesFresh($("message-list"));
 bindEvents();
 resumeSession();

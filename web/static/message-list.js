@@ -7,9 +7,11 @@
 // arrived below the fold, and the "New since you were away" divider, before the
 // first message that arrived while the page was offline or hidden.
 
-import { $, el, formatTime } from "./dom.js";
+import { $, el } from "./dom.js";
+import { appendBody } from "./message-body.js";
 import { notifyMessage } from "./notifications.js";
 import { activeConversation, isActive, state } from "./state.js";
+import { refreshTimes, settle, timeElement } from "./timeline.js";
 
 // conversation -> its view (see viewOf); a reopened conversation is a new object,
 // so it starts with a fresh list.
@@ -100,6 +102,7 @@ export function showMessages(conv) {
   }
   const view = viewOf(conv);
   list.replaceChildren(view.olderButton, view.list);
+  refreshTimes(view.list);
   if (view.scrollTop === null) scrollToBottom();
   else list.scrollTop = view.scrollTop;
   if (view.divider && !document.hidden) view.dividerSeen = true;
@@ -117,6 +120,7 @@ export function placeMessage(conv, message, live, newest) {
   const stick = isActive(conv) && isNearBottom();
   if (live && newest) view.list.appendChild(item);
   else view.list.insertBefore(item, firstItemAfter(view.list, message));
+  settle(item);
   if (!mine && isMissed(view, message, live)) placeDivider(view, item, message);
   if (!live) return true;
   if (!mine) notifyMessage(conv, message);
@@ -166,12 +170,16 @@ function renderMessage(message) {
     className: "message" + (mine ? " mine" : ""),
     "data-testid": "message",
     "data-message-id": message.id,
+    "data-sender-id": sender.user_id,
   });
   const meta = el("div", { className: "meta" });
   meta.appendChild(el("span", { className: "sender", "data-testid": "message-sender" }, sender.username));
-  meta.appendChild(el("time", { className: "time", title: new Date(message.timestamp).toString() }, formatTime(message.timestamp)));
+  if (typeof message.timestamp === "number") {
+    item.dataset.ts = String(message.timestamp);
+    meta.appendChild(timeElement(message.timestamp));
+  }
   item.appendChild(meta);
-  item.appendChild(el("div", { className: "content", "data-testid": "message-content" }, message.content));
+  appendBody(item, message.content);
   return item;
 }
 
@@ -209,7 +217,7 @@ function startAway(conv, view) {
     view.awayOpen = true;
     return;
   }
-  if (view.divider) view.divider.remove();
+  if (view.divider) removeLine(view.divider);
   view.divider = null;
   view.dividerSeen = false;
   view.awayAfter = conv.newestId !== null ? conv.newestId : conv.historyLoaded ? 0 : null;
@@ -249,10 +257,13 @@ function placeDivider(view, item, message) {
     view.divider = el("li", { className: "new-divider", "data-testid": "new-divider" });
     view.divider.appendChild(el("span", null, DIVIDER_TEXT));
   }
-  let next = view.divider.parentNode === view.list ? view.divider.nextElementSibling : null;
+  const below = view.divider.parentNode === view.list ? view.divider.nextElementSibling : null;
+  let next = below;
   while (next && next.dataset.messageId === undefined) next = next.nextElementSibling;
   if (next && Number(next.dataset.messageId) <= message.id) return;
   view.list.insertBefore(view.divider, item);
+  settle(view.divider);
+  if (below) settle(below); // the run the divider left may join up again
 }
 
 // The place of a gap left by a reconnect (recovery.js): missed messages that are
@@ -282,13 +293,23 @@ export function showGapMark(conv, gap) {
       }
     }
   }
-  if (item.nextSibling !== next || item.parentNode !== list) list.insertBefore(item, next);
+  if (item.nextSibling !== next || item.parentNode !== list) {
+    list.insertBefore(item, next);
+    settle(item);
+  }
 }
 
 export function removeGapMark(conv, gap) {
   const item = gapMarks.get(gap);
-  if (item) item.remove();
+  if (item) removeLine(item);
   gapMarks.delete(gap);
+}
+
+// Takes a divider or a gap mark out; the lines it kept apart may form one run again.
+function removeLine(item) {
+  const below = item.nextElementSibling;
+  item.remove();
+  if (below) settle(below);
 }
 
 // A join or leave line of a room.
@@ -299,9 +320,11 @@ export function addSystemLine(conv, text, timestamp, event, username) {
     "data-event": event || "",
     "data-username": username || "",
   });
-  if (typeof timestamp === "number") item.dataset.ts = String(timestamp);
   item.appendChild(el("span", { className: "content" }, text));
-  if (timestamp) item.appendChild(el("time", { className: "time" }, formatTime(timestamp)));
+  if (typeof timestamp === "number") {
+    item.dataset.ts = String(timestamp);
+    item.appendChild(timeElement(timestamp));
+  }
   appendLine(conv, item);
 }
 
@@ -313,5 +336,6 @@ export function addNote(conv, text) {
 function appendLine(conv, item) {
   const stick = isActive(conv) && isNearBottom();
   viewOf(conv).list.appendChild(item);
+  settle(item);
   if (stick) scrollToBottom();
 }

@@ -9,6 +9,7 @@
 import { $, el } from "./dom.js";
 import { showMessages } from "./message-list.js";
 import { notificationState } from "./notifications.js";
+import { showLinkState } from "./offline.js";
 import { activeConversation, isActive, state } from "./state.js";
 
 export function showView(loggedIn) {
@@ -38,13 +39,13 @@ export function clearChat() {
 }
 
 // `kind`: offline (logged out), connecting, online, reconnecting (waiting for the
-// next attempt, which "Retry now" brings forward).
+// next attempt, which "Retry now" in the offline banner brings forward).
 export function setStatus(kind, text) {
   const node = $("connection-status");
   node.dataset.state = kind;
   node.textContent = text;
   node.title = text; // a phone shows the start of it only
-  $("retry-now").hidden = kind !== "reconnecting";
+  showLinkState(kind, text);
 }
 
 export function renderTabs() {
@@ -58,6 +59,7 @@ export function renderTabs() {
       "data-testid": "conversation-tab",
       "data-key": conv.key,
       "aria-selected": isActive(conv) ? "true" : "false",
+      title: conv.kind === "room" ? conv.title : "Private: " + conv.title,
     });
     tab.appendChild(el("span", { className: "tab-title" }, (conv.kind === "room" ? "# " : "@ ") + conv.title));
     if (conv.unread > 0) tab.appendChild(el("span", { className: "badge", "data-testid": "unread" }, conv.unread));
@@ -96,11 +98,14 @@ export function renderUnread() {
 export function renderActiveConversation() {
   const conv = activeConversation();
   const leave = $("leave-button");
+  const title = $("conversation-title");
   if (!conv) {
-    $("conversation-title").textContent = "No conversation open";
+    title.textContent = "No conversation open";
+    title.removeAttribute("title");
     leave.hidden = true;
   } else {
-    $("conversation-title").textContent = conv.kind === "room" ? "# " + conv.title : "Private: " + conv.title;
+    title.textContent = conv.kind === "room" ? "# " + conv.title : "Private: " + conv.title;
+    title.title = conv.title; // a long name ends in an ellipsis
     leave.hidden = false;
     leave.textContent = conv.kind === "room" ? "Leave room" : "Close";
   }
@@ -118,11 +123,17 @@ export function renderRoomOnline() {
   $("room-online-section").hidden = !isRoom;
   if (!isRoom) {
     title.textContent = "In this room";
+    title.removeAttribute("title");
     $("room-online-list").replaceChildren();
     return;
   }
   const users = state.roomOnline.get(conv.id) || [];
-  title.textContent = "In " + conv.title + " (" + users.length + ")";
+  // The name may be long: it gives way (ellipsis), the count stays whole.
+  title.replaceChildren(
+    el("span", { className: "people-room" }, "In " + conv.title),
+    el("span", { className: "people-count", "data-testid": "room-online-total" }, " (" + users.length + ")"),
+  );
+  title.title = "In " + conv.title + ": " + users.length + " online";
   renderUserList($("room-online-list"), users);
 }
 
@@ -161,14 +172,19 @@ export function renderRooms() {
       "data-testid": "room-item",
       "data-room-id": room.room_id,
     });
-    const open = el("button", { type: "button", className: "room-open", "data-testid": "room-open", title: joined ? "Show this room" : "Join this room" });
-    open.appendChild(el("span", { className: "room-name" }, room.name || room.room_id));
-    open.appendChild(el("span", { className: "room-online", "data-testid": "room-online-count", title: "online" }, typeof room.online === "number" ? room.online : ""));
+    const name = room.name || room.room_id;
+    const open = el("button", { type: "button", className: "room-open", "data-testid": "room-open", title: (joined ? "Show " : "Join ") + name });
+    open.appendChild(el("span", { className: "room-name" }, name));
+    const counted = typeof room.online === "number";
+    open.appendChild(el("span", { className: "room-online", "data-testid": "room-online-count", title: "online" }, counted ? room.online : ""));
+    // A screen reader reads the button as "Lobby 3 online": the count says what it counts.
+    if (counted) open.appendChild(el("span", { className: "visually-hidden" }, " online"));
     item.appendChild(open);
     const action = el("button", {
       type: "button",
       className: "room-action secondary",
       "data-testid": joined ? "leave-room" : "join-room",
+      "aria-label": (joined ? "Leave " : "Join ") + name,
     }, joined ? "Leave" : "Join");
     item.appendChild(action);
     return item;
@@ -187,7 +203,8 @@ export function updateComposer() {
   const conv = activeConversation();
   const usable = Boolean(conv);
   $("message-input").disabled = !usable;
-  $("send-button").disabled = !usable;
+  // Offline the text can still be written, and sent once the link is back.
+  $("send-button").disabled = !usable || !state.connected;
   let hint = "Join a room to chat";
   if (conv) hint = conv.kind === "room" ? "Message " + conv.title : "Message " + conv.title + " privately";
   if (conv && !state.connected) hint = "Offline: waiting for the connection…";
@@ -213,6 +230,8 @@ export function renderNotifyButton() {
 
 // ---------------------------------------------------------------- phone drawers
 
+const DRAWERS = [["rooms-panel", "toggle-rooms"], ["people-panel", "toggle-people"]];
+
 export function togglePanel(panelId, buttonId) {
   const panel = $(panelId);
   const open = !panel.classList.contains("open");
@@ -222,8 +241,21 @@ export function togglePanel(panelId, buttonId) {
 }
 
 export function closePanels() {
-  for (const [panelId, buttonId] of [["rooms-panel", "toggle-rooms"], ["people-panel", "toggle-people"]]) {
+  for (const [panelId, buttonId] of DRAWERS) {
     $(panelId).classList.remove("open");
     $(buttonId).setAttribute("aria-expanded", "false");
   }
+}
+
+// Escape closes an open drawer, and the keyboard lands back on the button that
+// opened it. Returns whether there was one.
+export function closeOpenDrawer() {
+  for (const [panelId, buttonId] of DRAWERS) {
+    if (!$(panelId).classList.contains("open")) continue;
+    closePanels();
+    const toggle = $(buttonId);
+    if (toggle.offsetParent !== null) toggle.focus();
+    return true;
+  }
+  return false;
 }
