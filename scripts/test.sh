@@ -40,12 +40,12 @@ run() {  # run NAME MARKERS [pytest args]: one pytest process, its output kept f
 (
   run "PostgreSQL" "postgres and not cluster" "$@"
   run "cluster on PostgreSQL" "cluster and postgres" "$@"
-  run "browser" "browser" "$@"
+  run "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
 ) &
 lane_a=$!
 (
+  run "browser" "browser" "$@"
   run "cluster on MariaDB" "cluster and mariadb" "$@"
-  run "SQLite" "not mariadb and not postgres and not browser and not cluster" "$@"
   run "MariaDB" "mariadb and not cluster" "$@"
 ) &
 lane_b=$!

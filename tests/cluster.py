@@ -387,6 +387,11 @@ async def _start_healthy(node: Node) -> None:
 StartCluster = Callable[..., Awaitable[Cluster]]
 MARIADB_PARAM = pytest.param("mariadb", marks=pytest.mark.mariadb, id="mariadb")
 POSTGRES_PARAM = pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")
+ON_MARIADB = pytest.mark.parametrize("cluster_db_url", [MARIADB_PARAM], indirect=True)
+ON_POSTGRES = pytest.mark.parametrize("cluster_db_url", [POSTGRES_PARAM], indirect=True)
+"""For a test of what processes and Redis do, which the database only stores: one database proves
+it. The suite's process tests are dealt out over the two, so that each database meets half of them and
+the suite does not start every cluster twice."""
 
 
 @pytest.fixture(params=[MARIADB_PARAM, POSTGRES_PARAM])

@@ -28,7 +28,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from cluster.link import TIMEOUT
 from cluster.node import BEAT_EVERY, REAP_EVERY
-from tests.cluster import Cluster, StartCluster, free_port, redis_command
+from tests.cluster import ON_MARIADB, ON_POSTGRES, Cluster, StartCluster, free_port, redis_command
 from tests.conftest import Account, Peer, open_ws
 
 pytestmark = pytest.mark.cluster
@@ -191,6 +191,7 @@ async def closed_with(peer: Peer, timeout: float = 10) -> int:
 # --- rooms and fan-out ------------------------------------------------------------------------------
 
 
+@ON_MARIADB
 async def test_a_group_message_posted_through_any_process_reaches_every_session_on_every_process_once(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -227,6 +228,7 @@ async def test_a_group_message_posted_through_any_process_reaches_every_session_
 # --- one order ----------------------------------------------------------------------------------------
 
 
+@ON_POSTGRES
 async def test_every_session_on_every_process_sees_a_room_in_one_order_the_historys_with_senders_on_each(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -272,6 +274,7 @@ async def test_every_session_on_every_process_sees_a_room_in_one_order_the_histo
     assert len(acked) == total and acked <= set(orders[0])  # every ack is stored and was delivered
 
 
+@ON_MARIADB
 async def test_a_private_conversation_is_in_one_order_on_every_process_with_both_sides_sending_at_once(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -324,6 +327,7 @@ async def _online_everywhere(peer: Peer, user_id: str) -> bool:
 # --- private messages ------------------------------------------------------------------------------------
 
 
+@ON_POSTGRES
 async def test_a_private_message_reaches_the_target_and_sender_everywhere_and_delivered_means_online_anywhere(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -364,6 +368,7 @@ async def test_a_private_message_reaches_the_target_and_sender_everywhere_and_de
 # --- presence ---------------------------------------------------------------------------------------
 
 
+@ON_MARIADB
 async def test_online_lists_are_the_union_over_processes_and_a_user_joins_and_leaves_once(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -406,6 +411,7 @@ async def test_online_lists_are_the_union_over_processes_and_a_user_joins_and_le
 # --- a process that dies, or stops ------------------------------------------------------------------------
 
 
+@ON_MARIADB
 async def test_a_killed_process_leaves_no_ghost_one_leave_per_user_and_room_and_the_others_keep_serving(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -453,6 +459,7 @@ async def test_a_killed_process_leaves_no_ghost_one_leave_per_user_and_room_and_
         assert [n for n in notices(seen, room_id) if n[0] == "leave"] == []
 
 
+@ON_POSTGRES
 async def test_a_process_stopped_gracefully_leaves_no_ghost_at_once(
     start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -542,6 +549,7 @@ async def reconnect(
             await trio.sleep(0.2)
 
 
+@ON_POSTGRES
 async def test_after_redis_restarts_empty_sessions_come_back_ids_go_on_and_nothing_acked_is_lost(
     dedicated_redis: DedicatedRedis, start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
@@ -635,6 +643,7 @@ async def test_after_redis_restarts_empty_sessions_come_back_ids_go_on_and_nothi
     assert [n for n in notices(await until_content(alice_again, "end")) if n[0] == "leave"] == []
 
 
+@ON_POSTGRES
 async def test_while_redis_does_not_answer_sending_is_refused_with_unavailable_and_then_goes_on(
     dedicated_redis: DedicatedRedis, start_cluster: StartCluster, nursery: trio.Nursery
 ) -> None:
