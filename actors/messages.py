@@ -104,6 +104,14 @@ class ModerateRoom:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomTyping:
+    """A member is typing: tell the room's other sessions (:meth:`actors.room.Room._typing`)."""
+
+    session: SessionHandle
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyModeration:
     """A moderation action stored by another process of the cluster: carry it out here too."""
 
@@ -131,6 +139,7 @@ RoomMsg = (
     | PublishedBatch
     | ModerateRoom
     | ApplyModeration
+    | RoomTyping
     | EndSanctions
     | DeparturesDue
 )

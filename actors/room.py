@@ -53,12 +53,14 @@ from actors.messages import (
     Published,
     PublishedBatch,
     RoomMsg,
+    RoomTyping,
     SessionGone,
 )
 from actors.moderator import Moderator
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
 from actors.room_state import Joined, Left, RoomState
+from actors.typing import TypingGate
 from storage.interface import Draft, MessageLog, ModerationStore
 from wire import events
 from wire.commands import Ref
@@ -108,6 +110,7 @@ class Room:
     ) -> None:
         self.state = state
         self._recovery = recovery
+        self._typing = TypingGate(state)
         self._departures: Departures[Any] = Departures()
         """Users waiting out their grace: their ids here, what to take back from Redis in a cluster room."""
         self._idle = idle
@@ -218,6 +221,9 @@ class Room:
                 await self.moderator.handle(message)
             case ApplyModeration(action):
                 await self.moderator.apply(action)
+            case RoomTyping(session, ref):
+                if self._may_type(session, ref):
+                    await self._relay_typing(session)
             case Published():
                 await published.queue_one(self._delivery, self._note_published((message,))[0], self._fan_out)
             case PublishedBatch(items):
@@ -295,6 +301,19 @@ class Room:
         if outcome is Left.LAST:
             notice = self._notice("leave", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
+
+    def _may_type(self, session: SessionHandle, ref: Ref) -> bool:
+        """A member's typing notice that the gate lets through (:mod:`actors.typing`); a stranger is told."""
+        if not self.state.is_member(session.session_id):
+            room_id = self.state.info.room_id
+            session.deliver(events.error_frame("not_in_room", f"join room {room_id} before typing", ref))
+            return False
+        return self._typing.passes(session.session_id, session.user.user_id)
+
+    async def _relay_typing(self, session: SessionHandle) -> None:
+        """Tell the room's other sessions, in the room's order."""
+        frame = events.typing(self.state.info.room_id, session.user)
+        await self._delivery.push(Delivery(None, lambda: self._fan_out(frame, skip=session.session_id)))
 
     async def _departed(self) -> None:
         """Announce the users whose grace ended with no session of theirs back."""

@@ -9,14 +9,12 @@ Contract:
 * **Task**: one, the reader (frame -> :mod:`wire.commands` command -> a
   ``tell`` to a room or the registry). The reader waits on a busy room
   (backpressure to the client); no other actor ever waits on this session.
-* **Out**: rooms and the registry answer by putting encoded frames into the
-  session's :class:`actors.outbox.Outbox` through its
-  :class:`actors.handle.SessionHandle`; so does the reader for errors and
-  ``pong``, and the heartbeat for pings. The writer actor empties the
-  outbox (:mod:`actors.writer`). An outbox that overflows closes the
+* **Out**: rooms and the registry put encoded frames into the session's
+  :class:`actors.outbox.Outbox` through its :class:`actors.handle.SessionHandle`;
+  so do the reader (errors, ``pong``) and the heartbeat (pings). The writer
+  actor empties it (:mod:`actors.writer`); one that overflows closes the
   session 1013. The client's own ``join`` and ``leave`` of a room that
-  exists are also noted, without waiting, for the user's next login
-  (:mod:`actors.joined_rooms`).
+  exists are noted, without waiting, for the user's next login (:mod:`actors.joined_rooms`).
 * **Closing**: the client leaving ends the session; so does a close requested
   by another actor (1013 too slow, 1001 shutdown) or the token expiring
   (4401, a deadline on the session's cancel scope). On the way out the
@@ -54,6 +52,7 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoomMsg,
+    RoomTyping,
     SessionGone,
     ShareReadMarker,
     SyncPrivate,
@@ -77,6 +76,7 @@ from wire.commands import (
     SendGroup,
     SendPrivate,
     Sync,
+    Typing,
     frame_size,
     parse_command,
     ref_of,
@@ -372,6 +372,8 @@ class Session:
                 await request_moderation(command, self.handle, self._deps, self._tell_room)
             case ChangeBlock():
                 await request_block(command, self.handle, self._deps)
+            case Typing(room_id, ref):
+                await self._tell_room(room_id, RoomTyping(self.handle, ref), ref)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

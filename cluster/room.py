@@ -117,11 +117,7 @@ class ClusterRoom(Room):
             burst = posts.read(data)
             if burst is None:  # presence notices and moderation actions, as JSON
                 for payload in json_items(data):
-                    await tell(
-                        ApplyModeration(action_of(payload))
-                        if payload.get("k") == "moderation"
-                        else Published(notice_of(payload), None, None, payload.get("skip"))
-                    )
+                    await tell(_notice_or_action(payload))
                 return
             # frames ready to send, as they were published: wrapped, not decoded
             first, origin = burst.first, burst.origin
@@ -175,6 +171,18 @@ class ClusterRoom(Room):
                     reply.send(self.state.online())  # the best this process knows
             case _:
                 await super()._handle(message)
+
+    async def _relay_typing(self, session: SessionHandle) -> None:
+        """Through the room's channel, to its sessions on every process, in the room's order."""
+        room_id = self.state.info.room_id
+        typing = {
+            "k": "typing",
+            "room_id": room_id,
+            "user": session.user.to_wire(),
+            "skip": session.session_id,
+        }
+        with contextlib.suppress(ClusterUnavailable):  # a hint: the next one renews it
+            await self._cluster.link.publish(self._channel, typing)
 
     async def _room_users(self) -> list[User]:
         return [
@@ -326,3 +334,16 @@ class ClusterRoom(Room):
         for session_id, session in self.state.members.items():
             if session_id != skip:
                 session.deliver(frame)
+
+
+def _notice_or_action(payload: dict[str, Any]) -> RoomMsg:
+    """What a JSON publication on a room's channel asks of the room: a moderation action, or a frame to give out."""
+    match payload.get("k"):
+        case "moderation":
+            return ApplyModeration(action_of(payload))
+        case "typing":
+            user = payload["user"]
+            frame = events.typing(str(payload["room_id"]), User(user["user_id"], user["username"]))
+            return Published(frame, None, None, payload.get("skip"))
+        case _:
+            return Published(notice_of(payload), None, None, payload.get("skip"))

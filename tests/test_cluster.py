@@ -310,3 +310,13 @@ async def test_a_drop_on_one_process_and_a_return_on_the_other_within_the_grace_
     assert (await watcher.expect("system", timeout=10, event="leave"))["user"] == alice.user
     await nothing_more(watcher, "system", 0.5)
     await api.http.aclose()
+
+
+async def test_typing_reaches_the_rooms_sessions_on_the_other_process(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    typist = await pair.connect_a(alice, join="lobby")
+    reader = await pair.connect_b(bob, join="lobby")
+    await typist.send({"type": "typing", "room_id": "lobby"})
+    notice = await reader.expect("typing", timeout=10)
+    assert (notice["room_id"], notice["user"]) == ("lobby", alice.user)
+    await nothing_more(typist, "typing", 0.3)

@@ -88,6 +88,14 @@ class MarkRead:
     ref: Ref = None
 
 
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """The user is typing in ``room_id``: the room's other sessions are told; nothing is stored."""
+
+    room_id: str
+    ref: Ref = None
+
+
 Command = (
     Join
     | Leave
@@ -100,6 +108,7 @@ Command = (
     | MarkRead
     | Moderate
     | ChangeBlock
+    | Typing
 )
 
 MAX_TOKEN_LENGTH = 4096
@@ -231,6 +240,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return Sync(_message_id(obj, "since"), ref)
             case "read":
                 return _mark_read(obj, ref)
+            case "typing":
+                return Typing(_identifier(obj, "room_id"), ref)
             case "grant_admin" | "revoke_admin" | "kick" | "mute" | "unmute" | "ban" | "unban":
                 room_id = _identifier(obj, "room_id")
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)

@@ -140,6 +140,17 @@ def online(users: list[User], ref: Ref, *, room_id: str | None = None) -> OutFra
     return encode(with_ref(reply, ref))
 
 
+TYPING_EXPIRES_MS = 6000
+"""How long a client shows "typing" after the last notice: the typist's client renews it sooner."""
+
+
+def typing(room_id: str, user: User) -> OutFrame:
+    """An extension: ``user`` is typing in the room; shown until ``expires_in_ms`` pass without another."""
+    return encode(
+        {"type": "typing", "room_id": room_id, "user": user.to_wire(), "expires_in_ms": TYPING_EXPIRES_MS}
+    )
+
+
 def pong(ref: Ref) -> OutFrame:
     return encode(with_ref({"type": "pong"}, ref))
 
