@@ -5,6 +5,7 @@ import { showError } from "./banner.js";
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
 import { activeConversation, state } from "./state.js";
+import { typingSent } from "./typing.js";
 
 export function onComposerSubmit(event) {
   event.preventDefault();
@@ -24,6 +25,7 @@ export function onComposerSubmit(event) {
   }
   input.value = "";
   autoGrow();
+  typingSent();
   input.focus();
 }
 

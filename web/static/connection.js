@@ -75,6 +75,14 @@ export function retryNow() {
   connect();
 }
 
+// Sends a notice that the server does not answer when it succeeds (typing): no
+// ref, nothing kept waiting for a reply. False when there is no connection.
+export function notify(command) {
+  if (!socket || !open) return false;
+  socket.send(JSON.stringify(command));
+  return true;
+}
+
 // Sends a command; returns its ref, or null when there is no connection. `what`
 // names the command for an error message ("Joining Lobby failed…"); `extra` comes
 // back with its reply.

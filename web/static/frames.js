@@ -12,6 +12,7 @@ import { addNote, addSystemLine } from "./message-list.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
+import { onTyping, typistPosted } from "./typing.js";
 import { addCreatedRoom, refreshRooms, scheduleRefresh } from "./rooms.js";
 import { nameOf, notePrivateLive, rememberUser, setConnected, state, unwantRoom } from "./state.js";
 
@@ -58,6 +59,7 @@ const FRAME_HANDLERS = {
   system: onSystem,
   room_created: (frame) => addCreatedRoom(frame.room),
   read_marker: applyReadMarker,
+  typing: onTyping,
   error: onError,
 };
 
@@ -77,6 +79,7 @@ function onOnline(frame) {
 function onGroupMessage(message) {
   const conv = state.conversations.get("room:" + message.room_id);
   if (conv) addMessage(conv, message, true);
+  typistPosted(message.room_id, message.sender.user_id);
 }
 
 function onPrivateMessage(message) {

@@ -8,6 +8,7 @@
 
 import { reportApiError, showError, hideError, whenSessionExpires } from "./banner.js";
 import { autoGrow, onComposerKey, onComposerSubmit } from "./composer.js";
+import { onInputTyping } from "./typing.js";
 import { retryNow } from "./connection.js";
 import {
   activate,
@@ -128,6 +129,7 @@ function bindEvents() {
   $("composer").addEventListener("submit", onComposerSubmit);
   $("message-input").addEventListener("keydown", onComposerKey);
   $("message-input").addEventListener("input", autoGrow);
+  $("message-input").addEventListener("input", onInputTyping);
   $("message-list").addEventListener("scroll", loadOlderNearTop, { passive: true });
   $("message-list").addEventListener("scroll", noteScroll, { passive: true });
   $("jump-latest").addEventListener("click", jumpToLatest);

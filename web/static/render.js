@@ -11,6 +11,7 @@ import { showMessages } from "./message-list.js";
 import { notificationState } from "./notifications.js";
 import { showLinkState } from "./offline.js";
 import { activeConversation, isActive, state } from "./state.js";
+import { showTyping } from "./typing.js";
 
 export function showView(loggedIn) {
   $("auth-view").hidden = loggedIn;
@@ -97,6 +98,7 @@ export function renderUnread() {
 
 export function renderActiveConversation() {
   const conv = activeConversation();
+  showTyping();
   const leave = $("leave-button");
   const title = $("conversation-title");
   if (!conv) {
