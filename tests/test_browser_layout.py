@@ -507,6 +507,8 @@ def test_escape_closes_a_drawer_and_gives_the_keyboard_back_to_its_button(
 ) -> None:
     tess = people("tess")
     tess.register()
+    # A first login lands in the lobby: its "joined" shows the room, which may take the focus.
+    tess.expect(tess.tab("room:lobby")).to_have_attribute("aria-selected", "true")
     tess.page.set_viewport_size(PHONE)
     for panel, toggle in (("rooms-panel", "toggle-rooms"), ("people-panel", "toggle-people")):
         tess.by_id(toggle).focus()
