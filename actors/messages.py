@@ -112,6 +112,22 @@ class RoomTyping:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateTyping:
+    """``session``'s user is typing to ``target``: tell the target's sessions (:mod:`actors.typing`)."""
+
+    session: SessionHandle
+    target: User
+
+
+@dataclass(frozen=True, slots=True)
+class TypingArrived:
+    """Cluster mode: a typing notice for ``user_id`` published by another process; give it to their sessions here."""
+
+    user_id: str
+    frame: OutFrame
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyModeration:
     """A moderation action stored by another process of the cluster: carry it out here too."""
 
@@ -282,4 +298,6 @@ RegistryMsg = (
     | ShareReadMarker
     | ShareBlock
     | AnnounceRoom
+    | PrivateTyping
+    | TypingArrived
 )

@@ -46,6 +46,7 @@ from actors.messages import (
     GetOnline,
     ListOnline,
     PingSessions,
+    PrivateTyping,
     PublishedPrivate,
     RegisterSession,
     RegistryMsg,
@@ -53,10 +54,12 @@ from actors.messages import (
     ShareBlock,
     ShareReadMarker,
     SyncPrivate,
+    TypingArrived,
     UnregisterSession,
 )
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages, open_mailbox
+from actors.typing import PeerTypingGate
 from storage.interface import Draft, MessageLog
 from wire import events
 from wire.commands import Ref
@@ -123,6 +126,7 @@ class Registry:
     ) -> None:
         self.presence = Presence()
         self._blocks = blocks
+        self._typing = PeerTypingGate()  # private typing notices, at most one per session and peer every 2 s
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
         self._recovery = recovery
@@ -162,6 +166,7 @@ class Registry:
                     self._blocks.present(session.user.user_id)
                 self._connected_at[session.session_id] = self._delivered_upto
             case UnregisterSession(session):
+                self._typing.forget(session.session_id)
                 if self.presence.remove(session) and self._blocks is not None:
                     self._blocks.absent(session.user.user_id)
                 self._connected_at.pop(session.session_id, None)
@@ -187,6 +192,11 @@ class Registry:
                 await self._share_read_marker(message)
             case ShareBlock():
                 await self._share_block(message)
+            case PrivateTyping(session, target):
+                if self._typing.passes(session.session_id, target.user_id):
+                    await self._private_typing(target.user_id, session.user)
+            case TypingArrived(user_id, frame):
+                self._give_typing(user_id, frame)
             case PublishedPrivate(frame, commit, message_id, user_id):
                 await self._delivery.push(
                     Delivery(commit, lambda: self._hand_private(frame, message_id, user_id))
@@ -225,6 +235,14 @@ class Registry:
         """Push a new room to every session here: one frame, built once, never awaited per session."""
         frame = events.room_created(room)
         for s in self.presence.all_sessions():
+            s.deliver(frame)
+
+    async def _private_typing(self, user_id: str, typist: User) -> None:
+        """A typing notice to a private peer: to their sessions (the cluster's registry publishes it too)."""
+        self._give_typing(user_id, events.typing(typist))
+
+    def _give_typing(self, user_id: str, frame: OutFrame) -> None:
+        for s in self.presence.sessions_of(user_id):
             s.deliver(frame)
 
     async def _share_read_marker(self, marker: ShareReadMarker) -> None:

@@ -312,7 +312,7 @@ class Room:
 
     async def _relay_typing(self, session: SessionHandle) -> None:
         """Tell the room's other sessions, in the room's order."""
-        frame = events.typing(self.state.info.room_id, session.user)
+        frame = events.typing(session.user, room_id=self.state.info.room_id)
         await self._delivery.push(Delivery(None, lambda: self._fan_out(frame, skip=session.session_id)))
 
     async def _departed(self) -> None:

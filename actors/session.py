@@ -52,7 +52,6 @@ from actors.messages import (
     RegisterSession,
     RegistryMsg,
     RoomMsg,
-    RoomTyping,
     SessionGone,
     ShareReadMarker,
     SyncPrivate,
@@ -62,6 +61,7 @@ from actors.moderation_request import Moderate, SiteAdmins, request_moderation
 from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
 from actors.ref import ActorGone, ActorRef
+from actors.typing_request import request_typing
 from wire import close_codes, events
 from wire.commands import (
     AskOnline,
@@ -372,8 +372,8 @@ class Session:
                 await request_moderation(command, self.handle, self._deps, self._tell_room)
             case ChangeBlock():
                 await request_block(command, self.handle, self._deps)
-            case Typing(room_id, ref):
-                await self._tell_room(room_id, RoomTyping(self.handle, ref), ref)
+            case Typing():
+                await request_typing(command, self.handle, self._deps, self._tell_room)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -47,3 +47,33 @@ class TypingGate:
             self._last = {s: t for s, t in self._last.items() if self._state.is_member(s)}
         self._last[session_id] = now
         return True
+
+
+class PeerTypingGate:
+    """Typing to private peers, in the registry: at most one notice per session and peer every :data:`TYPING_EVERY` s.
+
+    Bounded: per session, the peers it typed to lately (at most :data:`PEERS_KEPT`,
+    the oldest dropped first), forgotten when the session ends.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, dict[str, float]] = {}  # session id -> peer id -> when last passed on
+
+    def passes(self, session_id: str, peer_id: str) -> bool:
+        now = trio.current_time()
+        peers = self._last.setdefault(session_id, {})
+        last = peers.get(peer_id)
+        if last is not None and now - last < TYPING_EVERY:
+            return False
+        peers.pop(peer_id, None)
+        if len(peers) >= PEERS_KEPT:
+            del peers[next(iter(peers))]
+        peers[peer_id] = now
+        return True
+
+    def forget(self, session_id: str) -> None:
+        self._last.pop(session_id, None)
+
+
+PEERS_KEPT = 64
+"""Peers a session's typing times are kept for; one typing to more at once is simply passed on more."""

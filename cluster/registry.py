@@ -56,6 +56,7 @@ from actors.messages import (
     RoutePrivate,
     ShareBlock,
     ShareReadMarker,
+    TypingArrived,
     UnregisterSession,
 )
 from actors.ref import ActorGone, ActorRef
@@ -152,6 +153,13 @@ class ClusterRegistry(Registry):
                         with contextlib.suppress(ActorGone):
                             await ref.tell(block_of(user_id, payload))
                     continue
+                if payload.get("k") == "typing":  # a peer types to this user from another process
+                    if payload.get("origin") != node:
+                        typist = payload["user"]
+                        frame = events.typing(User(typist["user_id"], typist["username"]))
+                        with contextlib.suppress(ActorGone):
+                            await ref.tell(TypingArrived(user_id, frame))
+                    continue
                 message = message_of(payload)
                 commit = board.expect(message.id, str(payload.get("origin", node)))
                 with contextlib.suppress(ActorGone):
@@ -202,6 +210,13 @@ class ClusterRegistry(Registry):
             except ClusterUnavailable:
                 pass  # at least here; elsewhere the room list's refresh shows it
         await super()._announce_room(room, here_only=True)
+
+    async def _private_typing(self, user_id: str, typist: User) -> None:
+        """Here at once; and on the peer's channel for their sessions on the other processes."""
+        await super()._private_typing(user_id, typist)
+        payload = {"k": "typing", "origin": self._link.node, "user": typist.to_wire()}
+        with contextlib.suppress(ClusterUnavailable):  # a hint: the next one renews it
+            await self._link.publish(self._link.user_channel(user_id), payload)
 
     async def _share_read_marker(self, marker: ShareReadMarker) -> None:
         """Here at once; and on the user's channel for the other processes (this one skips its own)."""

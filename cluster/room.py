@@ -343,7 +343,7 @@ def _notice_or_action(payload: dict[str, Any]) -> RoomMsg:
             return ApplyModeration(action_of(payload))
         case "typing":
             user = payload["user"]
-            frame = events.typing(str(payload["room_id"]), User(user["user_id"], user["username"]))
+            frame = events.typing(User(user["user_id"], user["username"]), room_id=str(payload["room_id"]))
             return Published(frame, None, None, payload.get("skip"))
         case _:
             return Published(notice_of(payload), None, None, payload.get("skip"))

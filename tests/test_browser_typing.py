@@ -1,4 +1,4 @@
-"""End to end: a person typing in a room is shown to the others, and stops being shown once the message arrives.
+"""End to end: a person typing, in a room or in private, is shown to the others until the message arrives.
 
 Uses the browser set-up of ``test_browser.py`` (its Chromium, its server process,
 its people; same skips, same CI rule).
@@ -34,5 +34,14 @@ def test_typing_shows_on_the_other_persons_page_until_the_message_arrives(
     ivy.by_id("send-button").click()
     jack.expect_message("hello there")
     expect(jack.by_id("typing-indicator")).to_have_text("")
+
+    # In private: both have the conversation on screen.
+    ivy_id, jack_id = jack.user_id_of("ivy"), ivy.user_id_of("jack")
+    ivy.online_user("room-online-list", "jack").click()
+    jack.online_user("room-online-list", "ivy").click()
+    expect(jack.tab(f"user:{ivy_id}")).to_have_attribute("aria-selected", "true")
+    expect(ivy.tab(f"user:{jack_id}")).to_have_attribute("aria-selected", "true")
+    ivy.by_id("message-input").press_sequentially("just us")
+    expect(jack.by_id("typing-indicator")).to_have_text("ivy is typing…")
     ivy.assert_nothing_ran()
     jack.assert_nothing_ran()

@@ -320,3 +320,13 @@ async def test_typing_reaches_the_rooms_sessions_on_the_other_process(pair: Pair
     notice = await reader.expect("typing", timeout=10)
     assert (notice["room_id"], notice["user"]) == ("lobby", alice.user)
     await nothing_more(typist, "typing", 0.3)
+
+
+async def test_typing_to_a_peer_reaches_their_session_on_the_other_process(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    typist = await pair.connect_a(alice)
+    reader = await pair.connect_b(bob)
+    await typist.send({"type": "typing", "peer_id": bob.user_id})
+    notice = await reader.expect("typing", timeout=10)
+    assert (notice["peer_id"], notice["user"]) == (alice.user_id, alice.user)
+    await nothing_more(reader, "typing", 0.3)  # once, though both processes heard of it

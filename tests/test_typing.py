@@ -55,3 +55,28 @@ async def test_typing_outside_a_room_one_has_joined_is_refused(server: Server, c
     malformed = await peer.command({"type": "typing"})
     assert (malformed["type"], malformed["code"]) == ("error", "bad_request")
     await api.http.aclose()
+
+
+async def test_typing_to_a_peer_reaches_only_their_sessions_and_a_block_stops_it_silently(
+    server: Server, connect: Connect
+) -> None:
+    api = Api(server)
+    alice, bob, carol = await api.account(), await api.account(), await api.account()
+    typist = await connect(alice)
+    phone, laptop = await connect(bob), await connect(bob)
+    bystander = await connect(carol)
+    await typist.send({"type": "typing", "peer_id": bob.user_id})
+    for peer in (phone, laptop):
+        notice = await peer.expect("typing")
+        assert (notice["peer_id"], notice["user"]) == (alice.user_id, alice.user)
+    await nothing_more(bystander, "typing", 0.3)
+    blocked = await phone.command({"type": "block", "user_id": alice.user_id})
+    assert blocked["blocked"] is True
+    other_tab = await connect(alice)  # a session of its own: the rate would not stop it
+    await other_tab.send({"type": "typing", "peer_id": bob.user_id})
+    await nothing_more(laptop, "typing", 0.5)  # the block did
+    unknown = await typist.command({"type": "typing", "peer_id": "nobody"})
+    assert (unknown["type"], unknown["code"]) == ("error", "user_not_found")
+    both = await typist.command({"type": "typing", "peer_id": bob.user_id, "room_id": "lobby"})
+    assert (both["type"], both["code"]) == ("error", "bad_request")
+    await api.http.aclose()

@@ -90,9 +90,10 @@ class MarkRead:
 
 @dataclass(frozen=True, slots=True)
 class Typing:
-    """The user is typing in ``room_id``: the room's other sessions are told; nothing is stored."""
+    """The user is typing in a room (``room_id``) or to a private peer (``peer_id``); nothing is stored."""
 
-    room_id: str
+    room_id: str | None
+    peer_id: str | None
     ref: Ref = None
 
 
@@ -191,12 +192,18 @@ def ref_of(frame: str | bytes) -> Ref:
     return parse_command(frame, max_content=REF_READ_MAX).ref
 
 
-def _mark_read(obj: dict[str, Any], ref: Ref) -> MarkRead:
-    """``read``: exactly one of ``room_id`` and ``peer_id``, and ``up_to``, a message id."""
+def _room_or_peer(obj: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
+    """Exactly one of ``room_id`` and ``peer_id``."""
     room = None if obj.get("room_id") is None else _identifier(obj, "room_id")
     peer = None if obj.get("peer_id") is None else _identifier(obj, "peer_id")
     if (room is None) == (peer is None):
-        raise InvalidJson("read takes exactly one of room_id and peer_id")
+        raise InvalidJson(f"{kind} takes exactly one of room_id and peer_id")
+    return room, peer
+
+
+def _mark_read(obj: dict[str, Any], ref: Ref) -> MarkRead:
+    """``read``: exactly one of ``room_id`` and ``peer_id``, and ``up_to``, a message id."""
+    room, peer = _room_or_peer(obj, "read")
     return MarkRead(room, peer, _message_id(obj, "up_to"), ref)
 
 
@@ -241,7 +248,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
             case "read":
                 return _mark_read(obj, ref)
             case "typing":
-                return Typing(_identifier(obj, "room_id"), ref)
+                room, peer = _room_or_peer(obj, "typing")
+                return Typing(room, peer, ref)
             case "grant_admin" | "revoke_admin" | "kick" | "mute" | "unmute" | "ban" | "unban":
                 room_id = _identifier(obj, "room_id")
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)

@@ -144,11 +144,13 @@ TYPING_EXPIRES_MS = 6000
 """How long a client shows "typing" after the last notice: the typist's client renews it sooner."""
 
 
-def typing(room_id: str, user: User) -> OutFrame:
-    """An extension: ``user`` is typing in the room; shown until ``expires_in_ms`` pass without another."""
-    return encode(
-        {"type": "typing", "room_id": room_id, "user": user.to_wire(), "expires_in_ms": TYPING_EXPIRES_MS}
-    )
+def typing(user: User, *, room_id: str | None = None) -> OutFrame:
+    """An extension: ``user`` is typing in the room, or (no ``room_id``) to the receiver, their peer.
+
+    Shown until ``expires_in_ms`` pass without another.
+    """
+    where = {"room_id": room_id} if room_id is not None else {"peer_id": user.user_id}
+    return encode({"type": "typing", **where, "user": user.to_wire(), "expires_in_ms": TYPING_EXPIRES_MS})
 
 
 def pong(ref: Ref) -> OutFrame:

@@ -79,10 +79,11 @@ function onOnline(frame) {
 function onGroupMessage(message) {
   const conv = state.conversations.get("room:" + message.room_id);
   if (conv) addMessage(conv, message, true);
-  typistPosted(message.room_id, message.sender.user_id);
+  typistPosted("room:" + message.room_id, message.sender.user_id);
 }
 
 function onPrivateMessage(message) {
+  typistPosted("user:" + message.sender.user_id, message.sender.user_id);
   notePrivateLive(message.id);
   showPrivateMessage(message, true);
 }
