@@ -18,6 +18,8 @@ export const ERROR_TEXT = {
   invalid_credentials: "Wrong username or password.",
   unauthorized: "Your session has expired: please log in again.",
   unavailable: "The server cannot do that for a moment: please try again shortly.",
+  blocked: "No private messages pass between you and this user.",
+  block_limit: "Your block list is full: unblock someone first.",
 };
 
 // Close codes the server uses on purpose, and what we tell the user about them.
@@ -33,7 +35,7 @@ export const CLOSE_TEXT = {
 // Codes whose server message is the useful part: it says which field or limit was
 // wrong, or why the request is refused. For every other code our sentence says it
 // all, and the server's wording would only repeat it.
-const DETAIL_CODES = new Set(["bad_request", "forbidden"]);
+const DETAIL_CODES = new Set(["bad_request", "forbidden", "blocked"]);
 
 // One sentence: the server's detail ("username must be 1 to 32 letters…") when it
 // adds something, else ours.

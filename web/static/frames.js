@@ -3,6 +3,7 @@
 // startConnection in session.js).
 
 import { showError } from "./banner.js";
+import { onBlockChanged } from "./blocks.js";
 import { restoreDraft } from "./composer.js";
 import { reconnectWithToken, send } from "./connection.js";
 import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage } from "./conversations.js";
@@ -60,6 +61,7 @@ const FRAME_HANDLERS = {
   room_created: (frame) => addCreatedRoom(frame.room),
   read_marker: applyReadMarker,
   typing: onTyping,
+  block_changed: onBlockChanged,
   error: onError,
 };
 

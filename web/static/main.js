@@ -7,8 +7,8 @@
 // what it needs from the button's data- attributes.
 
 import { reportApiError, showError, hideError, whenSessionExpires } from "./banner.js";
+import { onBlockButton } from "./blocks.js";
 import { autoGrow, onComposerKey, onComposerSubmit } from "./composer.js";
-import { onInputTyping } from "./typing.js";
 import { retryNow } from "./connection.js";
 import {
   activate,
@@ -31,6 +31,7 @@ import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
 import { activeConversation, setActive, state } from "./state.js";
 import { keepTimesFresh } from "./timeline.js";
+import { onInputTyping } from "./typing.js";
 
 async function onCreateRoom(event) {
   event.preventDefault();
@@ -141,6 +142,7 @@ function bindEvents() {
   $("site-online-list").addEventListener("click", onUserListClick);
   $("create-room-form").addEventListener("submit", onCreateRoom);
   $("leave-button").addEventListener("click", onLeaveButton);
+  $("block-button").addEventListener("click", onBlockButton);
   $("message-name-form").addEventListener("submit", onMessageByName);
   $("error-dismiss").addEventListener("click", hideError);
   $("retry-now").addEventListener("click", retryNow);

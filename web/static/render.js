@@ -6,6 +6,7 @@
 // data-room-id, data-user-id); main.js listens on their lists, so that this module
 // needs to know nothing of what a click does.
 
+import { showBlockButton } from "./blocks.js";
 import { $, el } from "./dom.js";
 import { showMessages } from "./message-list.js";
 import { notificationState } from "./notifications.js";
@@ -112,6 +113,7 @@ export function renderActiveConversation() {
     leave.textContent = conv.kind === "room" ? "Leave room" : "Close";
   }
   showMessages(conv);
+  showBlockButton();
   renderRoomOnline();
   updateComposer();
 }
