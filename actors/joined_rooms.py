@@ -56,6 +56,8 @@ class JoinedRooms:
         self._max_pending = max_pending
         self._pending: dict[tuple[str, str], Change] = {}
         self._by_user: dict[str, set[str]] = {}
+        self._writing: dict[tuple[str, str], Change] = {}
+        """The batch being written: still unwritten for ``pending_of`` until it is stored."""
         self._due = trio.Event()
         self.writes = 0
         """Transactions written so far (the tests' view of the coalescing)."""
@@ -67,8 +69,13 @@ class JoinedRooms:
             self._due.set()
 
     def pending_of(self, user_id: str) -> dict[str, Change]:
-        """The user's changes not written yet, ``room_id -> (joined, at)``."""
-        return {room_id: self._pending[(user_id, room_id)] for room_id in self._by_user.get(user_id, ())}
+        """The user's changes not written yet, ``room_id -> (joined, at)``, the batch being written included."""
+        found = {room_id: change for (user, room_id), change in self._writing.items() if user == user_id}
+        for room_id in self._by_user.get(user_id, ()):
+            change = self._pending[(user_id, room_id)]
+            if room_id not in found or found[room_id][1] <= change[1]:
+                found[room_id] = change
+        return found
 
     def _keep(self, key: tuple[str, str], change: Change) -> None:
         held = self._pending.get(key)
@@ -82,6 +89,7 @@ class JoinedRooms:
         self._due = trio.Event()
         if not batch:
             return
+        self._writing = batch
         try:
             await self._store.write(batch)
             self.writes += 1
@@ -89,6 +97,8 @@ class JoinedRooms:
             log.warning("could not write %d joined rooms (%s); trying again", len(batch), type(exc).__name__)
             for key, change in batch.items():
                 self._keep(key, change)
+        finally:
+            self._writing = {}
 
     async def run(self, *, task_status: trio.TaskStatus[JoinedRooms] = trio.TASK_STATUS_IGNORED) -> None:
         supervision_event("joined_rooms", "started", parent="root")

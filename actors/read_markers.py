@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import trio
 
@@ -96,6 +96,13 @@ class Pending:
         return {(u, t): n for u, targets in kind.items() for t, n in targets.items()}
 
 
+Kind = Literal["rooms", "peers"]
+
+
+def _of(pending: Pending, kind: Kind) -> dict[str, dict[str, int]]:
+    return pending.rooms if kind == "rooms" else pending.peers
+
+
 class ReadMarkers:
     def __init__(
         self, store: ReadMarkerStore, *, flush_interval: float = 1.0, max_pending: int = 5000
@@ -104,50 +111,57 @@ class ReadMarkers:
         self._interval = flush_interval
         self._max_pending = max_pending
         self._pending = Pending()
+        self._writing = Pending()
+        """The batch being written: still unwritten for the readers (HTTP, the next ``read``) until it is."""
         self._full = trio.Event()
         self.writes = 0
         """Transactions written so far (the tests' and the metrics' view of the coalescing)."""
 
     async def mark_room(self, user_id: str, room_id: str, up_to: int) -> Marked | None:
         """Raise the user's marker in the room to ``up_to`` (clamped); None when there is no such room."""
-        pending = self._pending
-        held = pending.get(pending.rooms, user_id, room_id)
+        held = self._unwritten("rooms", user_id, room_id)
         if held and up_to <= held:
             return Marked(held, False)
         state = await self._store.room_state(user_id, room_id)
         if state is None:
             return None
-        return self._raise(pending.rooms, user_id, room_id, up_to, state)
+        return self._raise("rooms", user_id, room_id, up_to, state)
 
     async def mark_peer(self, user_id: str, peer_id: str, up_to: int) -> Marked:
         """Raise the user's marker in the conversation with ``peer_id`` (a user known to exist)."""
-        pending = self._pending
-        held = pending.get(pending.peers, user_id, peer_id)
+        held = self._unwritten("peers", user_id, peer_id)
         if held and up_to <= held:
             return Marked(held, False)
-        return self._raise(
-            pending.peers, user_id, peer_id, up_to, await self._store.peer_state(user_id, peer_id)
-        )
+        return self._raise("peers", user_id, peer_id, up_to, await self._store.peer_state(user_id, peer_id))
 
-    def _raise(
-        self, kind: dict[str, dict[str, int]], user_id: str, target: str, up_to: int, state: ReadState
-    ) -> Marked:
-        # Read again after the await: another session of the user may have moved it meanwhile.
-        current = max(state.marker, self._pending.get(kind, user_id, target))
+    def _raise(self, kind: Kind, user_id: str, target: str, up_to: int, state: ReadState) -> Marked:
+        # Read again after the await: another session of the user may have moved it meanwhile, and
+        # a flush may have taken the pending markers away to write them (so: the current ones).
+        current = max(state.marker, self._unwritten(kind, user_id, target))
         wanted = min(up_to, state.newest)
         if wanted <= current:
             return Marked(current, False)
-        self._pending.raise_to(kind, user_id, target, wanted)
+        self._pending.raise_to(_of(self._pending, kind), user_id, target, wanted)
         if self._pending.count >= self._max_pending:
             self._full.set()
         return Marked(wanted, True)
 
+    def _unwritten(self, kind: Kind, user_id: str, target: str) -> int:
+        """The marker as far as not written yet: pending, or in the batch being written."""
+        return max(_of(p, kind).get(user_id, {}).get(target, 0) for p in (self._pending, self._writing))
+
     def pending_rooms(self, user_id: str) -> dict[str, int]:
         """The user's room markers not written yet: the HTTP answers add them to what is stored."""
-        return dict(self._pending.rooms.get(user_id, {}))
+        return self._unwritten_of("rooms", user_id)
 
     def pending_peers(self, user_id: str) -> dict[str, int]:
-        return dict(self._pending.peers.get(user_id, {}))
+        return self._unwritten_of("peers", user_id)
+
+    def _unwritten_of(self, kind: Kind, user_id: str) -> dict[str, int]:
+        found = dict(_of(self._writing, kind).get(user_id, {}))
+        for target, up_to in _of(self._pending, kind).get(user_id, {}).items():
+            found[target] = max(found.get(target, 0), up_to)
+        return found
 
     async def flush(self) -> None:
         """Write every pending marker in one transaction; on failure keep them for the next try."""
@@ -155,12 +169,15 @@ class ReadMarkers:
         self._full = trio.Event()
         if not batch.count:
             return
+        self._writing = batch
         try:
             await self._store.write_markers(Pending.flat(batch.rooms), Pending.flat(batch.peers))
             self.writes += 1
         except Exception as exc:
             log.warning("could not write %d read markers (%s); trying again", batch.count, type(exc).__name__)
             self._pending.merge(batch)
+        finally:
+            self._writing = Pending()
 
     async def run(self, *, task_status: trio.TaskStatus[ReadMarkers] = trio.TASK_STATUS_IGNORED) -> None:
         supervision_event("read_markers", "started", parent="root")

@@ -182,3 +182,37 @@ async def test_a_flood_of_reads_is_written_once_per_interval(autojump_clock: tri
         await trio.sleep(5)
         assert store.writes == [1], "a mark that moves nothing writes nothing"
         nursery.cancel_scope.cancel()
+
+
+@dataclass
+class SlowStore(CountingStore):
+    """A store whose writes wait until the test lets them through."""
+
+    release: trio.Event = field(default_factory=trio.Event)
+
+    async def write_markers(
+        self, rooms: dict[tuple[str, str], int], peers: dict[tuple[str, str], int]
+    ) -> None:
+        await self.release.wait()
+        await super().write_markers(rooms, peers)
+
+
+async def test_a_marker_being_written_still_counts_until_it_is_stored(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Between the flush taking the markers and the store having them, readers must not see them vanish."""
+    store = SlowStore()
+    markers = ReadMarkers(store, flush_interval=1.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(markers.run)
+        await markers.mark_room("u", "lobby", 7)
+        await trio.sleep(1.5)  # the flush has taken it and waits on the store
+        assert store.writes == []
+        assert markers.pending_rooms("u") == {"lobby": 7}, "an unread count now would count it read"
+        again = await markers.mark_room("u", "lobby", 5)
+        assert (again.up_to, again.moved) == (7, False)
+        store.release.set()
+        await trio.sleep(0.1)
+        assert store.rooms == {("u", "lobby"): 7}
+        assert markers.pending_rooms("u") == {}
+        nursery.cancel_scope.cancel()
