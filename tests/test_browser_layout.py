@@ -137,6 +137,14 @@ DOT_IS = """
 }
 """
 PETE = '#room-online-list [data-testid="online-user"][data-username="pete"]'
+STYLE_OF = """
+([selector, pseudo]) => {
+  const button = document.querySelector(selector);
+  if (!button) return null;
+  const style = getComputedStyle(button, pseudo || null);
+  return pseudo ? style.content : style.color || null;
+}
+"""
 
 
 # Whether the element ``inner`` is drawn inside the width of ``outer`` (both selectors):
@@ -427,8 +435,10 @@ def test_while_offline_the_online_lists_are_greyed_and_send_is_disabled(
     pete.join(room)
     pete_button = olga.online_user("room-online-list", "pete")
     expect(pete_button).to_be_visible()
-    online_colour = pete_button.evaluate("b => getComputedStyle(b).color")
-    online_dot = pete_button.evaluate("b => getComputedStyle(b, '::before').content")
+    # Read from the page as it stands: the lists are redrawn as presence changes, and a button
+    # taken out meanwhile has no computed style at all.
+    online_colour = olga.page.wait_for_function(STYLE_OF, arg=[PETE, ""]).json_value()
+    online_dot = olga.page.wait_for_function(STYLE_OF, arg=[PETE, "::before"]).json_value()
     olga.by_id("message-input").fill("typed before the drop")
     expect(olga.by_id("send-button")).to_be_enabled()
 
