@@ -222,21 +222,22 @@ class Room:
             case ApplyModeration(action):
                 await self.moderator.apply(action)
             case RoomTyping(session, ref):
-                if self._may_type(session, ref):
+                if self._typing.admit(session, ref):
                     await self._relay_typing(session)
             case Published():
-                await published.queue_one(self._delivery, self._note_published((message,))[0], self._fan_out)
+                self._note_published(message)
+                await published.queue_one(self._delivery, message, self._fan_out)
             case PublishedBatch(items):
-                await published.queue_burst(self._delivery, self._note_published(items), self._fan_out)
+                for item in items:
+                    self._note_published(item)
+                await published.queue_burst(self._delivery, items, self._fan_out)
             case _:
                 assert_never(message)
 
-    def _note_published(self, items: tuple[Published, ...]) -> tuple[Published, ...]:
+    def _note_published(self, item: Published) -> None:
         """Keep the id of the last published message queued here (a join with ``since`` reads up to it)."""
-        for item in items:
-            if item.message_id is not None:
-                self._last_queued = max(self._last_queued, item.message_id)
-        return items
+        if item.message_id is not None:
+            self._last_queued = max(self._last_queued, item.message_id)
 
     async def _post(self, session: SessionHandle, content: str, ref: Ref, accepted: float) -> None:
         room_id = self.state.info.room_id
@@ -301,14 +302,6 @@ class Room:
         if outcome is Left.LAST:
             notice = self._notice("leave", session.user)
             await self._delivery.push(Delivery(None, lambda: self._fan_out(notice)))
-
-    def _may_type(self, session: SessionHandle, ref: Ref) -> bool:
-        """A member's typing notice that the gate lets through (:mod:`actors.typing`); a stranger is told."""
-        if not self.state.is_member(session.session_id):
-            room_id = self.state.info.room_id
-            session.deliver(events.error_frame("not_in_room", f"join room {room_id} before typing", ref))
-            return False
-        return self._typing.passes(session.session_id, session.user.user_id)
 
     async def _relay_typing(self, session: SessionHandle) -> None:
         """Tell the room's other sessions, in the room's order."""

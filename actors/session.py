@@ -53,13 +53,13 @@ from actors.messages import (
     RegistryMsg,
     RoomMsg,
     SessionGone,
-    ShareReadMarker,
     SyncPrivate,
     UnregisterSession,
 )
 from actors.moderation_request import Moderate, SiteAdmins, request_moderation
 from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
+from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
 from actors.typing_request import request_typing
 from wire import close_codes, events
@@ -309,38 +309,6 @@ class Session:
         if self._deps.joined_rooms is not None:
             self._deps.joined_rooms.note(self.user.user_id, room_id, joined)
 
-    async def _mark_read(self, command: MarkRead) -> None:
-        """Raise a read marker; reply with where it stands, and tell the user's other sessions if it moved."""
-        markers, ref, user_id = self._deps.read_markers, command.ref, self.user.user_id
-        if markers is None:
-            self._reply(events.error_frame("internal", "read markers are not kept by this server", ref))
-            return
-        try:
-            if command.room_id is not None:
-                marked = await markers.mark_room(user_id, command.room_id, command.up_to)
-                if marked is None:
-                    self._reply(
-                        events.error_frame("room_not_found", f"there is no room {command.room_id!r}", ref)
-                    )
-                    return
-            else:
-                assert command.peer_id is not None
-                if await self._deps.find_user(command.peer_id) is None:
-                    self._reply(
-                        events.error_frame("user_not_found", f"there is no user {command.peer_id!r}", ref)
-                    )
-                    return
-                marked = await markers.mark_peer(user_id, command.peer_id, command.up_to)
-        except Exception as exc:  # the database: nothing was changed, the client may send it again
-            self._reply(
-                events.error_frame("internal", f"the marker could not be read ({type(exc).__name__})", ref)
-            )
-            return
-        self._reply(events.read_marker(marked.up_to, ref, room_id=command.room_id, peer_id=command.peer_id))
-        if marked.moved:
-            share = ShareReadMarker(user_id, marked.up_to, command.room_id, command.peer_id, self.session_id)
-            await self._deps.registry.tell(share)
-
     async def _dispatch(self, command: Command | FrameError) -> None:
         match command:
             case SendGroup(room_id, content, ref):
@@ -367,7 +335,7 @@ class Session:
             case Refresh(token, ref):
                 await self._refresh(token, ref)
             case MarkRead():
-                await self._mark_read(command)
+                await request_read(command, self.handle, self._deps)
             case Moderate():
                 await request_moderation(command, self.handle, self._deps, self._tell_room)
             case ChangeBlock():

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import trio
 
+from actors.handle import SessionHandle
 from actors.room_state import RoomState
+from wire import events
 from wire.clock import now_ms
+from wire.commands import Ref
 
 TYPING_EVERY = 2.0
 """Seconds between two notices of one session that the room passes on."""
@@ -33,6 +36,14 @@ class TypingGate:
     def __init__(self, state: RoomState) -> None:
         self._state = state
         self._last: dict[str, float] = {}  # session id -> when its last notice was passed on (Trio clock)
+
+    def admit(self, session: SessionHandle, ref: Ref) -> bool:
+        """A member's notice that :meth:`passes`; a stranger is told ``not_in_room``."""
+        if not self._state.is_member(session.session_id):
+            room_id = self._state.info.room_id
+            session.deliver(events.error_frame("not_in_room", f"join room {room_id} before typing", ref))
+            return False
+        return self.passes(session.session_id, session.user.user_id)
 
     def passes(self, session_id: str, user_id: str) -> bool:
         """Whether this notice goes to the room: not too soon after the session's last, not from the muted."""
