@@ -193,13 +193,19 @@ async def deliver_once_stored(
 
     ``fan_out`` None: only the ack (in cluster mode the copies come back through Redis).
     """
-    frame = None if fan_out is None else events.message(stored)
     ack = events.ack(stored, ref, delivered=delivered)
+    deliver: Callable[[], None]
+    if fan_out is None:
 
-    def deliver() -> None:
-        sender.deliver(ack)
-        if fan_out is not None and frame is not None:
-            fan_out(frame, stored)
+        def deliver() -> None:
+            sender.deliver(ack)
+
+    else:
+        frame, copies = events.message(stored), fan_out
+
+        def deliver() -> None:
+            sender.deliver(ack)
+            copies(frame, stored)
 
     def failed() -> None:
         sender.deliver(events.error_frame("internal", "the message could not be stored; send it again", ref))
