@@ -37,6 +37,7 @@ from storage.room_names import RoomNameTaken as RoomNameTaken  # raised by creat
 from storage.room_names import RoomQuotaReached as RoomQuotaReached
 from storage.room_names import enter_stored_rooms, insert_room, name_holder
 from storage.schema import generate_schemas
+from storage.user_cache import UserCache
 from storage.usernames import login_key, login_keys, rekey_users
 from storage.usernames import username_key as username_key  # the one comparison key, re-exported
 from wire.clock import now_ms
@@ -98,7 +99,7 @@ class Database:
             f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) "
             f"VALUES ({parameter_marks(dialect, len(_MESSAGE_COLUMNS))})"
         )
-        self._user_cache: dict[str, User] = {}
+        self._user_cache = UserCache()
         self.credentials = Credentials(bridge)
         self.reads = ReadStore(bridge, dialect)
         """Read markers, unread counts and the conversation list (:mod:`storage.reads`)."""
@@ -131,7 +132,7 @@ class Database:
             await self._bridge.call(insert)
         except IntegrityError:
             raise UsernameTaken(username) from None
-        self._user_cache[user.user_id] = user
+        self._user_cache.put(user)
         return user
 
     async def find_login(self, username: str) -> tuple[User, str] | None:
@@ -163,7 +164,7 @@ class Database:
         if row is None:
             return None
         user = User(row.id, row.username)
-        self._user_cache[user_id] = user
+        self._user_cache.put(user)
         return user
 
     # rooms ---------------------------------------------------------------
