@@ -280,3 +280,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name.startswith("test_browser"):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """More environment for a browser module's server process (``tests.test_browser.chat_server``).
+
+    A module that needs other settings overrides this fixture.
+    """
+    return {}

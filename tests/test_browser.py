@@ -164,7 +164,9 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def chat_server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def chat_server(
+    chromium: Browser, tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]
+) -> Iterator[str]:
     """A real server process on a free port, with its own SQLite file and data folder.
 
     Depends on ``chromium`` only so that a missing browser skips before the server starts.
@@ -179,6 +181,7 @@ def chat_server(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> 
         CHAT_DATA_DIR=str(home / "data"),
         CHAT_LOG_FORMAT="json",
     )
+    env.update(server_env)
     stdout, stderr = home / "server-stdout.log", home / "server-stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(_server_command(), env=env, cwd=PROJECT_ROOT, stdout=out, stderr=err)

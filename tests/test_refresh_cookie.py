@@ -31,9 +31,13 @@ class Browser:
     def __init__(self, server: Server) -> None:
         self.http = httpx.AsyncClient(base_url=server.http, timeout=10)
 
-    async def log_in(self, account: Account, password: str | None = None) -> httpx.Response:
+    async def log_in(
+        self, account: Account, password: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         answer = await self.http.post(
-            "/api/v1/login", json={"username": account.username, "password": password or account.password}
+            "/api/v1/login",
+            json={"username": account.username, "password": password or account.password},
+            headers=headers,
         )
         assert answer.status_code == 200, answer.text
         return answer
@@ -100,6 +104,28 @@ async def test_a_login_sets_a_script_proof_cookie_for_the_session_path_and_store
     (row,) = await server.running.services.db.call(rows)
     assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
     assert not any(secret in str(value) for value in row.values())
+    await browser.aclose()
+
+
+def lifetime(answer: httpx.Response) -> int:
+    """The token's own lifetime, checked against the ``expires_in`` announced beside it."""
+    body = answer.json()
+    claims = jwt.decode(body["token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == body["expires_in"]
+    return int(body["expires_in"])
+
+
+async def test_a_pages_tokens_are_short_lived_and_stay_short_when_refreshed(api: Api, server: Server) -> None:
+    """A page renews from its HttpOnly cookie, so its scripts never hold a token for a day."""
+    account = await api.account()
+    browser = Browser(server)
+    assert lifetime(await browser.log_in(account)) == 86400  # an API client's login: auth.token_ttl
+    page = await browser.log_in(account, headers=CSRF)  # the web client's: auth.page_token_ttl
+    assert lifetime(page) == 900
+    renewed = await api.call("POST", "/api/v1/refresh", token=page.json()["token"])
+    assert lifetime(renewed) == 900
+    assert lifetime(await browser.exchange()) == 900
+    assert lifetime(await api.call("POST", "/api/v1/refresh", token=account.token)) == 86400
     await browser.aclose()
 
 

@@ -28,7 +28,14 @@ from web.auth import client_address, current_claims, current_user, json_body, th
 from web.errors import ApiError
 from web.login_throttle import LoginThrottled
 from web.openapi import REFRESH_COOKIE_CLEARED, REFRESH_COOKIE_SET, describe
-from web.refresh_cookie import BrowserLogins, CookieSettings, cleared, cookie_header, served_securely
+from web.refresh_cookie import (
+    CSRF_HEADER,
+    BrowserLogins,
+    CookieSettings,
+    cleared,
+    cookie_header,
+    served_securely,
+)
 from web.schemas import Credentials, PasswordChange, Registration, Token, UserReply
 from web.services import Services, services
 from wire import close_codes
@@ -129,7 +136,8 @@ async def _signed_in(user: User) -> Response:
     """The login answer, its token part of a new browser login whose refresh cookie it sets."""
     svc = services()
     session_id, value, max_age = await browser_logins(svc).start(user.user_id)
-    response = jsonify(await token_answer(user, session_id=session_id))
+    page = bool(request.headers.get(CSRF_HEADER))  # the web client's login: a short token
+    response = jsonify(await token_answer(user, session_id=session_id, page=page))
     response.headers["Set-Cookie"] = cookie_header(value, CookieSettings(served_securely_here(svc), max_age))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -149,15 +157,16 @@ def served_securely_here(svc: Services) -> bool:
 
 
 async def token_answer(
-    user: User, *, logged_in_at: int | None = None, session_id: str | None = None
+    user: User, *, logged_in_at: int | None = None, session_id: str | None = None, page: bool = False
 ) -> dict[str, object]:
-    """The login answer: a token of the user's current generation."""
+    """The login answer: a token of the user's current generation (a page's lives ``auth.page_token_ttl``)."""
     svc = services()
     generation = await svc.revocations.generation(user.user_id)
+    token = svc.tokens.issue(user, generation, logged_in_at=logged_in_at, session_id=session_id, page=page)
     return {
-        "token": svc.tokens.issue(user, generation, logged_in_at=logged_in_at, session_id=session_id),
+        "token": token,
         "token_type": "Bearer",
-        "expires_in": svc.tokens.ttl,
+        "expires_in": svc.tokens.lifetime(page=page),
         "user": user.to_wire(),
     }
 
@@ -183,7 +192,10 @@ async def refresh() -> ResponseReturnValue:
     if time.time() - claims.logged_in_at > svc.config.max_session_days * 86400:
         raise ApiError(401, "unauthorized", "this login is too old to refresh; log in again")
     svc.count("token_refreshes")
-    return jsonify(await token_answer(user, logged_in_at=claims.logged_in_at, session_id=claims.session_id))
+    answer = await token_answer(
+        user, logged_in_at=claims.logged_in_at, session_id=claims.session_id, page=claims.page
+    )
+    return jsonify(answer)
 
 
 @accounts.post("/logout")

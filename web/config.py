@@ -62,6 +62,8 @@ class Config:
     jwt_secret: str | None = None
     jwt_issuer: str = "chat-server"
     token_ttl: int = 86400
+    page_token_ttl: int = 900
+    """A web page's token (it renews from its HttpOnly refresh cookie): at most ``token_ttl``."""
     max_session_days: float = 30.0
     password_workers: int = 2
     password_queue: int = 64
@@ -125,6 +127,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("jwt_secret", "auth.jwt_secret", "CHAT_JWT_SECRET", secret),
     ("jwt_issuer", "auth.issuer", None, text),
     ("token_ttl", "auth.token_ttl", "CHAT_TOKEN_TTL", integer(60, 31 * 86400)),
+    ("page_token_ttl", "auth.page_token_ttl", "CHAT_PAGE_TOKEN_TTL", integer(10, 31 * 86400)),
     ("max_session_days", "auth.max_session_days", None, seconds(0.001, 3650)),
     ("password_workers", "auth.password_workers", None, integer(1, 64)),
     ("password_queue", "auth.password_queue", None, integer(1, 100_000)),

@@ -160,7 +160,7 @@ async def serve(
             registry_ref=system.registry_ref,
             rooms=system.rooms,
             writer=system.writer,
-            tokens=TokenService(secret, config.jwt_issuer, config.token_ttl),
+            tokens=TokenService(secret, config.jwt_issuer, config.token_ttl, config.page_token_ttl),
             passwords=Passwords(config.password_workers, config.password_queue),
             limits=_limits(config, link),
             client_address=ClientAddress(config.trusted_proxies),

@@ -67,7 +67,7 @@ async def refresh_session() -> ResponseReturnValue:
     answer = None
     if user is not None:
         answer = await token_answer(
-            user, logged_in_at=refreshed.logged_in_at, session_id=refreshed.session_id
+            user, logged_in_at=refreshed.logged_in_at, session_id=refreshed.session_id, page=True
         )
         if not await svc.revocations.accepts(svc.tokens.verify(str(answer["token"]))):
             answer = None

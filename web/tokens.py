@@ -11,7 +11,11 @@ so that refreshing cannot keep a login alive for ever
 (``auth.max_session_days``). A token given out for a browser login that
 keeps a refresh cookie (:mod:`web.refresh_cookie`) also carries ``sid``,
 the login's id: ending that login (a logout, or a stolen cookie used
-twice) refuses every token it gave out at once.
+twice) refuses every token it gave out at once. A token given to a page
+(``page``: asked for with the ``X-Requested-With`` header, or exchanged for
+the refresh cookie) lives ``auth.page_token_ttl``, minutes rather than a
+day, and so do its refreshes: scripts never hold a long-lived credential,
+since the page gets a fresh token from the HttpOnly cookie whenever it needs one.
 
 The secret comes from configuration or, when none is configured, from a
 file in the data directory that the first start creates (mode 0600), so
@@ -53,26 +57,39 @@ class Claims:
     """When the user typed their password (seconds since the epoch); refreshing keeps it."""
     session_id: str | None = None
     """The browser login (refresh cookie) the token belongs to; refreshing keeps it. None: none."""
+    page: bool = False
+    """Given to a web page: short-lived (``page_ttl``), and so are the tokens refreshing it gives."""
 
 
 class TokenService:
-    def __init__(self, secret: str, issuer: str, ttl: int) -> None:
+    def __init__(self, secret: str, issuer: str, ttl: int, page_ttl: int | None = None) -> None:
         if len(secret.encode()) < 32:
             raise ValueError("the JWT secret must be at least 32 bytes")
         self._secret = secret
         self.issuer = issuer
         self.ttl = ttl
+        self.page_ttl = min(ttl, ttl if page_ttl is None else page_ttl)
+
+    def lifetime(self, *, page: bool) -> int:
+        """Seconds a new token lives: ``page_ttl`` for a web page's, ``ttl`` for any other client's."""
+        return self.page_ttl if page else self.ttl
 
     def issue(
-        self, user: User, generation: int, *, logged_in_at: int | None = None, session_id: str | None = None
+        self,
+        user: User,
+        generation: int,
+        *,
+        logged_in_at: int | None = None,
+        session_id: str | None = None,
+        page: bool = False,
     ) -> str:
-        """A new token; ``logged_in_at`` and ``session_id`` carry the original login's over to a refreshed one."""
+        """A new token; ``logged_in_at``, ``session_id`` and ``page`` carry the original login's over to a refreshed one."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, object] = {
             "sub": user.user_id,
             "name": user.username,
             "iat": now,
-            "exp": now + self.ttl,
+            "exp": now + self.lifetime(page=page),
             "iss": self.issuer,
             "jti": secrets.token_hex(16),
             "gen": generation,
@@ -80,6 +97,8 @@ class TokenService:
         }
         if session_id is not None:
             claims["sid"] = session_id
+        if page:
+            claims["page"] = True
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str) -> Claims:
@@ -105,7 +124,7 @@ class TokenService:
         sid = claims.get("sid")
         if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 32):
             raise InvalidToken("bad login id")
-        return Claims(sub, name, int(claims["exp"]), jti, gen, auth, sid)
+        return Claims(sub, name, int(claims["exp"]), jti, gen, auth, sid, claims.get("page") is True)
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:

@@ -58,12 +58,16 @@ export function revokeToken(token) {
   );
 }
 
+// Sent with a login and with the cookie's exchange: a page of another site cannot
+// send it, and it tells the server that a page asks, which gets a short-lived
+// token (minutes: a new one comes from the cookie whenever needed).
+export const PAGE_HEADERS = { "X-Requested-With": "chat-web" };
+
 // The browser's login, picked up without the password: the server trades its
 // refresh cookie (HttpOnly, so never seen here) for a token and the login answer.
-// ApiError 401: this browser is not signed in. The header is what a page of
-// another site cannot send.
+// ApiError 401: this browser is not signed in.
 export function refreshSession() {
-  return api("POST", "/session/refresh", undefined, { "X-Requested-With": "chat-web" });
+  return api("POST", "/session/refresh", undefined, PAGE_HEADERS);
 }
 
 // The rooms to be in after a login: those the user joined and did not leave, on

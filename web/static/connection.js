@@ -8,6 +8,7 @@
 //   opened()                 the link is up (again): time to (re)join rooms and catch up
 //   frame(frame, command)    a frame arrived; `command` is what we sent with its ref, if any
 //   dropped(unanswered)      the link is down; the commands that will never be answered
+//   renew()                  the token was refused: a promise of whether a new one was got
 //   expired(reason)          the token is no longer accepted: the session is over
 
 import { tokenStillValid } from "./api.js";
@@ -22,6 +23,7 @@ const RECONNECT_CAP_MS = 30000;
 // that accepts and closes at once) keeps backing off instead of hammering it.
 const STABLE_MS = 10000;
 const NO_ANSWER = 4000; // our own close code for a link we gave up on
+const RENEW_AGAIN_MS = 30000; // a refused token is renewed from the login at most this often
 
 let handlers = null;
 let socket = null;
@@ -39,6 +41,7 @@ let pingTimer = null;
 let pongTimer = null;
 let lastHeard = 0;
 let nextRef = 1;
+let lastRenewal = 0; // when a refused token was last renewed from the browser's login
 const pending = new Map(); // ref -> {what, ...what the sender wants back with the reply}
 
 export function startConnection(events) {
@@ -184,15 +187,18 @@ async function linkLost(ws, code, reason) {
   pending.clear();
   handlers.dropped(unanswered);
   if (stopped) return;
-  if (code === 4401) {
-    handlers.expired(ERROR_TEXT.unauthorized);
-    return;
-  }
   const current = session;
   // A refused handshake (bad token) looks like 1006 to a browser: ask /me to tell a
-  // dead token from a dead server before retrying forever.
-  if (code === 1006 && !(await tokenStillValid())) {
-    if (current === session) handlers.expired(ERROR_TEXT.unauthorized);
+  // dead token from a dead server before retrying forever. A refused token may
+  // only have run out: the browser's login gives another, and the link comes back.
+  if (code === 4401 || (code === 1006 && !(await tokenStillValid()))) {
+    // Once a while: a token the server refuses again at once is not one that ran out.
+    const mayRenew = current === session && Date.now() - lastRenewal > RENEW_AGAIN_MS;
+    if (mayRenew) lastRenewal = Date.now();
+    const renewed = mayRenew && (await handlers.renew());
+    if (current !== session) return;
+    if (!renewed) handlers.expired(ERROR_TEXT.unauthorized);
+    else if (!socket) connect();
     return;
   }
   if (current !== session || socket) return; // logged out, or reconnected meanwhile

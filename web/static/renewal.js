@@ -1,16 +1,18 @@
 // Renewing the session's token before it expires, so that an open tab never sees
 // its socket closed with 4401 while the user is still there.
 //
-// Once RENEW_AT of the token's lifetime has passed, POST /api/v1/refresh gives a
-// new token; it is kept where the old one was (state.js, sessionStorage) and handed
+// A page's token lives minutes (the server gives short ones to pages). Once
+// RENEW_AT of its lifetime has passed, POST /api/v1/refresh gives a new token; it is kept where the old one was (state.js, sessionStorage) and handed
 // to the open socket ({"type":"refresh"}), which then lives on under it. A tab
 // that does not know when its token expires (resumed from an older page) renews at
-// once. A 401 means the login itself is over (logged out elsewhere, or older than
-// the server lets a login be refreshed): the session ends as an expired one does.
+// once. A 401 (the token ran out while the computer slept) leaves the browser's
+// login, its HttpOnly cookie, to ask (renewFromLogin); only when that is refused
+// too is the login over (logged out elsewhere, or older than the server lets a
+// login be refreshed), and the session ends as an expired one does.
 // Other failures (the server restarting, no network) are retried while the token
 // lasts.
 
-import { ApiError, api } from "./api.js";
+import { ApiError, api, refreshSession } from "./api.js";
 import { handOverToken } from "./connection.js";
 import { ERROR_TEXT } from "./error-text.js";
 import { setToken, state } from "./state.js";
@@ -64,10 +66,27 @@ async function renew() {
   } catch (err) {
     if (state.token !== token) return;
     if (err instanceof ApiError && err.status === 401) {
-      refused(ERROR_TEXT.unauthorized);
+      if (await renewFromLogin()) handOverToken();
+      else if (state.token === token) refused(ERROR_TEXT.unauthorized);
       return;
     }
     const left = state.tokenExpiresAt === null ? RETRY_MS : state.tokenExpiresAt - Date.now();
     timer = setTimeout(renew, Math.max(1000, Math.min(RETRY_MS, left / 4)));
+  }
+}
+
+// The token was refused (it ran out while the computer slept, or the socket was
+// closed with 4401 for it): the browser's login may still be good. True when its
+// cookie gave a new token for the same user, which the caller then puts to use.
+export async function renewFromLogin() {
+  const me = state.me;
+  try {
+    const data = await refreshSession();
+    if (!me || state.me !== me || !data.user || data.user.user_id !== me.user_id) return false;
+    setToken(data.token, data.expires_in);
+    schedule();
+    return true;
+  } catch (err) {
+    return false;
   }
 }

@@ -10,7 +10,7 @@
 // The tabs of one browser tell each other of a login and a logout, so that the
 // login form never shows beside a signed-in tab, nor a signed-out tab keep chatting.
 
-import { ApiError, api, refreshSession, rememberedRooms, revokeToken } from "./api.js";
+import { ApiError, PAGE_HEADERS, api, refreshSession, rememberedRooms, revokeToken } from "./api.js";
 import { hideError } from "./banner.js";
 import { startConnection, stopConnection } from "./connection.js";
 import { $ } from "./dom.js";
@@ -19,7 +19,7 @@ import { onConnected, onDisconnected, onFrame } from "./frames.js";
 import { markAway } from "./message-list.js";
 import { refreshSiteOnline } from "./online.js";
 import { clearChat, renderActiveConversation, setStatus, showCurrentUser, showView } from "./render.js";
-import { keepTokenFresh, stopRenewing } from "./renewal.js";
+import { keepTokenFresh, renewFromLogin, stopRenewing } from "./renewal.js";
 import { keepRoomsFresh, refreshRooms, stopRefreshingRooms } from "./rooms.js";
 import { clearSession, restoreWantedRooms, savedToken, setFocusOnJoin, setMe, setToken, state, wantRoom } from "./state.js";
 
@@ -62,7 +62,7 @@ function describeAuthError(err) {
 }
 
 async function logIn(credentials) {
-  const data = await api("POST", "/login", credentials);
+  const data = await api("POST", "/login", credentials, PAGE_HEADERS);
   setToken(data.token, data.expires_in);
   if (tabs) tabs.postMessage({ type: "login" });
   await startSession(data.user);
@@ -100,7 +100,7 @@ export async function onRegisterClick() {
   setAuthBusy(true);
   setAuthMessage("Registering…", false);
   try {
-    await api("POST", "/register", credentials);
+    await api("POST", "/register", credentials, PAGE_HEADERS);
     setAuthMessage("Registered. Logging in…", false);
     await logIn(credentials);
   } catch (err) {
@@ -131,6 +131,7 @@ async function startSession(user) {
       markAway(true);
       onDisconnected(unanswered);
     },
+    renew: renewFromLogin,
     expired: endSession,
   });
 }
