@@ -242,7 +242,14 @@ export function togglePanel(panelId, buttonId) {
   closePanels();
   panel.classList.toggle("open", open);
   $(buttonId).setAttribute("aria-expanded", String(open));
+  // The keyboard follows into an opened drawer: it covers what had the focus.
+  if (open) {
+    const first = panel.querySelector(FOCUSABLE);
+    if (first) first.focus();
+  }
 }
+
+const FOCUSABLE = "button:not([disabled]), input:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
 
 export function closePanels() {
   for (const [panelId, buttonId] of DRAWERS) {
