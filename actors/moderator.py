@@ -39,7 +39,7 @@ import trio
 from actors.delivery import Delivery, OrderedDelivery
 from actors.handle import SessionHandle
 from actors.messages import EndSanctions, ModerateRoom, RoomMsg
-from actors.moderation import Sanction, refusal
+from actors.moderation import Moderation, Sanction, refusal
 from actors.ref import ActorGone, ActorRef
 from actors.room_state import Left, RoomState
 from storage.interface import ModerationAction, ModerationStore
@@ -182,6 +182,25 @@ class Moderator:
         for session in sessions:
             session.deliver(told)
         await self.expel(sessions, notice)
+
+    async def reload(self) -> None:
+        """Read the room's roles and sanctions again, over what was loaded when the room started.
+
+        A cluster room calls it once it hears its channel: an action another
+        process stored between the first load and then was published to nobody
+        here, and is in the database. One heard since is applied after this,
+        and applying an action twice changes nothing more. A database that
+        cannot be read leaves the first load (the room's channel still brings
+        every action from now on).
+        """
+        if self._store is None:
+            return
+        try:
+            loaded = await self._store.load(self._state.info.room_id)
+        except Exception:
+            return
+        self._state.moderation = Moderation(loaded)
+        self._wake()
 
     async def end_expired(self) -> None:
         """Drop the mutes and bans that have ended, and tell the room of each."""

@@ -15,6 +15,9 @@ Contract (what differs from :class:`actors.moderator.Moderator`, which it extend
   session anywhere has gone.
 * **Presence**: a kick needs the target in the room on any process, read
   from Redis.
+* **Joining late**: a room that starts reads the actions from the database,
+  then hears its channel, then reads them again (:meth:`actors.moderator.Moderator.reload`),
+  so one published in between is not missed.
 * **Redis unreachable**: the action is stored but cannot be published; the
   moderator is told to send it again (stored twice, applied once: an action
   carried out twice changes nothing more). A process whose room starts

@@ -132,6 +132,7 @@ class ClusterRoom(Room):
                 await ref.tell(message)
 
         await self._cluster.subscriber.follow(self._channel, route)
+        await self.moderator.reload()  # what was stored elsewhere before we heard the channel
         with contextlib.suppress(ClusterUnavailable):
             # Everything numbered before this is history: a join with ``since`` reads it from the database.
             self._last_queued = max(self._last_queued, await self._cluster.link.last_id())
