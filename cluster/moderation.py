@@ -18,10 +18,12 @@ Contract (what differs from :class:`actors.moderator.Moderator`, which it extend
 * **Joining late**: a room that starts reads the actions from the database,
   then hears its channel, then reads them again (:meth:`actors.moderator.Moderator.reload`),
   so one published in between is not missed.
-* **Redis unreachable**: the action is stored but cannot be published; the
-  moderator is told to send it again (stored twice, applied once: an action
-  carried out twice changes nothing more). A process whose room starts
-  later reads the actions from the database.
+* **Redis unreachable**: the action is stored but cannot be published; it
+  is carried out on this process at once, so that it holds at least where
+  it was asked. A process whose room starts later reads it from the
+  database; one whose room is already running learns it only when that
+  room starts again (a known gap: no replay of actions missed while Redis
+  was away).
 """
 
 from __future__ import annotations
