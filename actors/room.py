@@ -35,12 +35,13 @@ from typing import Any, assert_never
 
 import trio
 
-from actors import published
+from actors import membership, published
 from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.departures import Departures
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.messages import (
+    AcceptInvite,
     ApplyModeration,
     DeparturesDue,
     EndSanctions,
@@ -117,6 +118,7 @@ class Room:
         self._quiet_since: float | None = None  # Trio clock: since when the room has had no member
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
+        self._moderation = moderation
         self.moderator = Moderator(state, moderation, self._delivery, self._fan_out)
         """Bans on joins, mutes on posts, and the moderators' actions (:mod:`actors.moderator`)."""
         self._restarted = restarted
@@ -202,6 +204,8 @@ class Room:
             self._quiet_since = trio.current_time()
 
     async def _handle(self, message: RoomMsg) -> None:
+        if self.state.moderation.members is not None and membership.outsider(message, self.state):
+            return  # a private room, and not a member's message (actors.membership)
         match message:
             case PostGroup(session, content, ref, accepted):
                 await self._post(session, content, ref, accepted)
@@ -221,6 +225,8 @@ class Room:
                 await self.moderator.handle(message)
             case ApplyModeration(action):
                 await self.moderator.apply(action)
+            case AcceptInvite():
+                await membership.accept(message, self.state, self._moderation, self.moderator)
             case RoomTyping(session, ref):
                 if self._typing.admit(session, ref):
                     await self._relay_typing(session)

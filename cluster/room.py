@@ -38,6 +38,7 @@ from typing import Any
 
 import trio
 
+from actors import membership
 from actors.delivery import Delivery, deliver_once_stored, not_appended
 from actors.handle import SessionHandle
 from actors.messages import (
@@ -144,6 +145,8 @@ class ClusterRoom(Room):
                 await self._cluster.subscriber.unfollow(self._channel)
 
     async def _handle(self, message: RoomMsg) -> None:
+        if self.state.moderation.members is not None and membership.outsider(message, self.state):
+            return  # a private room, and not a member's message (actors.membership)
         match message:
             case JoinRoom(session, ref, since):
                 await self._cluster_join(session, ref, since)
@@ -212,7 +215,8 @@ class ClusterRoom(Room):
             if not isinstance(message, PostGroup):
                 later = message
                 break
-            posts.append(message)
+            if self.state.moderation.members is None or not membership.outsider(message, self.state):
+                posts.append(message)
         room_id = self.state.info.room_id
         taken = []
         for post in posts:
