@@ -66,7 +66,7 @@ async def request_invite(command: InviteUser, session: SessionHandle, deps: Sess
         relations = await _relations(session, deps, ref)
         if relations is None:
             return
-        if target.user_id in relations.blocks or target.user_id in relations.blocked_by:
+        if relations.bars(target.user_id):
             message = refusal(relations, target.user_id).replace("private messages", "invites")
             session.deliver(events.error_frame("blocked", message, ref))
             return

@@ -217,3 +217,28 @@ async def test_a_public_room_is_unchanged(api: Api, connect: Connect) -> None:
         "POST", "/api/v1/rooms", token=owner.token, json={"name": "x", "visibility": "secret"}
     )
     assert bad.status_code == 400
+
+
+async def test_an_outsider_learns_nothing_from_read_markers_or_unread_counts(
+    api: Api, connect: Connect
+) -> None:
+    owner, outsider = await api.account(), await api.account()
+    room_id = (await private_room(api, owner))["room_id"]
+    o = await connect(owner, join=room_id)
+    await o.command({"type": "group", "room_id": room_id, "content": "one"})
+    x = await connect(outsider)
+    refused(await x.command({"type": "read", "room_id": room_id, "up_to": 1}), "room_not_found")
+    counts = await api.call("GET", f"/api/v1/unread?rooms={room_id}", token=outsider.token)
+    assert counts.json()["rooms"] == [{"room_id": room_id, "last_read": 0, "unread": 0}]
+    mine = await api.call("GET", f"/api/v1/unread?rooms={room_id}", token=owner.token)
+    assert mine.json()["rooms"][0]["unread"] == 1
+
+
+async def test_an_invite_from_a_user_blocked_since_is_not_listed(api: Api, connect: Connect) -> None:
+    owner, guest = await api.account(), await api.account()
+    room_id = (await private_room(api, owner))["room_id"]
+    o, g = await connect(owner), await connect(guest)
+    assert (await act(o, "invite", room_id, guest))["type"] == "invite_sent"
+    assert len((await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"]) == 1
+    assert (await g.command({"type": "block", "user_id": owner.user_id}))["blocked"] is True
+    assert (await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"] == []

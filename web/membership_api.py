@@ -39,8 +39,11 @@ async def room_members(room_id: str) -> ResponseReturnValue:
 @membership.get("/me/invites")
 @describe(InviteList, errors=(401,))
 async def my_invites() -> ResponseReturnValue:
-    """The caller's pending invites to private rooms, newest first."""
+    """The caller's pending invites to private rooms, newest first; none from users they block, either way."""
     svc = services()
     me = await current_user(svc)
     invites = await svc.db.moderation.members.invites_of(me.user_id)
+    if svc.blocks is not None and invites:  # a block made after the invite hides it, as it would refuse it
+        relations = await svc.blocks.relations(me.user_id)
+        invites = [i for i in invites if not relations.bars(i.inviter.user_id)]
     return jsonify({"invites": [invite.to_wire() for invite in invites]})
