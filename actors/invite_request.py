@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from actors.block_request import _relations, refusal
+from actors.block_request import reachable
 from actors.handle import SessionHandle
 from actors.messages import AcceptInvite, RoomMsg, ShareInvite
 from actors.ref import ActorGone
@@ -58,18 +58,9 @@ async def request_invite(command: InviteUser, session: SessionHandle, deps: Sess
     if store is None:
         session.deliver(events.error_frame("internal", "this server keeps no invites", ref))
         return
-    target = await deps.find_user(command.user_id)
+    target = await reachable(command.user_id, session, deps, ref, what="invites")
     if target is None:
-        session.deliver(events.error_frame("user_not_found", f"there is no user {command.user_id!r}", ref))
         return
-    if deps.blocks is not None and target.user_id != session.user.user_id:
-        relations = await _relations(session, deps, ref)
-        if relations is None:
-            return
-        if relations.bars(target.user_id):
-            message = refusal(relations, target.user_id).replace("private messages", "invites")
-            session.deliver(events.error_frame("blocked", message, ref))
-            return
     try:
         outcome = await store.invite(command.room_id, session.user, target)
     except Exception as exc:  # the database: nothing changed, the client may send it again
