@@ -41,7 +41,7 @@ from actors.messages import (
     RoomTyping,
 )
 from actors.moderation import Level, Moderation, Refusal
-from storage.interface import ModerationStore
+from storage.interface import MEMBERS_MAX, ModerationStore
 from wire import events, invites
 from wire.commands import Ref
 
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
     from actors.moderator import Moderator
     from actors.room_state import RoomState
 
-MEMBERS_MAX = 1000
-"""The most members a private room may have (the same as :data:`storage.membership.MEMBERS_MAX`)."""
 MEMBER_ACTIONS = frozenset({"add_member", "remove_member"})
 
 

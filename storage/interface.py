@@ -177,6 +177,11 @@ class ModerationStore(Protocol):
 
 # --- private rooms (actors.membership, storage.membership) ------------------------
 
+MEMBERS_MAX = 1000
+"""The most members a private room may have (added by admins or by accepted invites)."""
+INVITES_PER_USER = 50
+"""The most pending invites a user may have: an invite beyond it is refused until they answer some."""
+
 
 @dataclass(frozen=True, slots=True)
 class Invite:

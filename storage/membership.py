@@ -13,8 +13,8 @@ member set once, when it starts (:func:`member_ids`, through
 :meth:`storage.moderation.ModerationTables.load`), and keeps it current as
 members change, so its join check costs no query.
 
-Bounds: a private room has at most :data:`MEMBERS_MAX` members, a user at
-most :data:`INVITES_PER_USER` pending invites.
+Bounds: a private room has at most :data:`storage.interface.MEMBERS_MAX`
+members, a user at most :data:`storage.interface.INVITES_PER_USER` pending invites.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from storage.bridge import AsyncioBridge
 from storage.dialects import NUL
-from storage.interface import Invite, InviteOutcome, ModerationAction
+from storage.interface import INVITES_PER_USER, MEMBERS_MAX, Invite, InviteOutcome, ModerationAction
 from storage.models import (
     ModerationLogRow,
     PrivateRoomRow,
@@ -38,11 +38,6 @@ from storage.models import (
 )
 from wire.clock import now_ms
 from wire.shapes import RoomInfo, User
-
-MEMBERS_MAX = 1000
-"""The most members a private room may have (added by admins or by accepted invites)."""
-INVITES_PER_USER = 50
-"""The most pending invites a user may have: an invite beyond it is refused until they answer some."""
 
 
 def member_id(room_id: str, user_id: str) -> str:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from actors.membership import refusal
 from actors.moderation import Level, Moderation
-from storage.interface import ModerationState
-from tests.conftest import Account, Api, Connect, Peer
+from storage.interface import INVITES_PER_USER, ModerationState
+from tests.conftest import Account, Api, Connect, Peer, start_server, with_config
 from tests.test_moderation import act, refused
+from web.config import Config
 
 
 async def private_room(api: Api, owner: Account, name: str = "secret") -> dict[str, Any]:
@@ -242,3 +245,22 @@ async def test_an_invite_from_a_user_blocked_since_is_not_listed(api: Api, conne
     assert len((await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"]) == 1
     assert (await g.command({"type": "block", "user_id": owner.user_id}))["blocked"] is True
     assert (await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"] == []
+
+
+async def test_a_user_has_at_most_fifty_pending_invites(nursery: trio.Nursery, config: Config) -> None:
+    server = await start_server(nursery, with_config(config, rate_limit_enabled=False))  # many rooms at once
+    api, connect = Api(server), Connect(server, nursery)
+    owner, guest = await api.account(), await api.account()
+    o = await connect(owner)
+    rooms = [(await private_room(api, owner, f"room {n}"))["room_id"] for n in range(INVITES_PER_USER + 1)]
+    for room_id in rooms[:INVITES_PER_USER]:
+        assert (await act(o, "invite", room_id, guest))["type"] == "invite_sent"
+    refused(await act(o, "invite", rooms[-1], guest), "forbidden")
+    assert (await act(o, "invite", rooms[0], guest))["type"] == "invite_sent", "renewed, not a second place"
+    g = await connect(guest)
+    assert (await g.command({"type": "decline_invite", "room_id": rooms[1]}))["type"] == "invite_declined"
+    assert (await act(o, "invite", rooms[-1], guest))["type"] == "invite_sent"
+    pending = (await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"]
+    assert len(pending) == INVITES_PER_USER and pending[0]["room"]["room_id"] == rooms[-1]
+    await api.http.aclose()
+    server.stop.set()
