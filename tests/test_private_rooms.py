@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import trio
+from tortoise import Tortoise
 
 from actors.membership import refusal
 from actors.moderation import Level, Moderation
+from storage.database import open_database
 from storage.interface import INVITES_PER_USER, ModerationState
+from storage.models import RoomRow
 from tests.conftest import Account, Api, Connect, Peer, start_server, with_config
 from tests.test_moderation import act, refused
 from web.config import Config
@@ -262,5 +265,28 @@ async def test_a_user_has_at_most_fifty_pending_invites(nursery: trio.Nursery, c
     assert (await act(o, "invite", rooms[-1], guest))["type"] == "invite_sent"
     pending = (await api.call("GET", "/api/v1/me/invites", token=guest.token)).json()["invites"]
     assert len(pending) == INVITES_PER_USER and pending[0]["room"]["room_id"] == rooms[-1]
+    await api.http.aclose()
+    server.stop.set()
+
+
+async def test_a_database_from_before_private_rooms_gains_them_and_keeps_its_rooms_public(
+    nursery: trio.Nursery, config: Config
+) -> None:
+    async def as_before() -> None:
+        for table in ("room_invites", "room_members", "private_rooms"):
+            await Tortoise.get_connection("default").execute_script(f"DROP TABLE {table}")
+        await RoomRow.create(id="oldroom", name="From before", created_by=None, created_at=1)
+
+    async with open_database(config.db_url) as db:
+        await db.call(as_before)
+    server = await start_server(nursery, config)
+    api, connect = Api(server), Connect(server, nursery)
+    owner, anyone = await api.account(), await api.account()
+    old = await api.call("GET", "/api/v1/rooms/oldroom", token=anyone.token)
+    assert old.json()["room"]["visibility"] == "public"
+    room_id = (await private_room(api, owner))["room_id"]
+    assert room_id not in await listed(api, anyone)
+    assert "oldroom" in await listed(api, anyone)
+    refused(await join(await connect(anyone), room_id), "room_not_found")
     await api.http.aclose()
     server.stop.set()
