@@ -15,6 +15,7 @@ Contract:
   stay joined and receive an ``internal`` error telling them that messages in
   flight at the time of the crash may not have been delivered; those messages
   may or may not be in the history, and their senders received no ``ack``.
+* **Private rooms**: a non-member's messages are answered ``room_not_found`` (:mod:`actors.membership`).
 * **Idle stop**: with an :class:`IdleStop`, a room that has had no member for
   ``seconds`` returns (the supervisor logs ``stopped``) once its mailbox and
   its delivery queue are empty. It leaves its supervisor's table and closes

@@ -24,6 +24,8 @@ Contract (what differs from :class:`actors.room.Room`, which it extends):
 * **Moderation**: the same checks as in one process on joins and posts;
   an action is carried out on every process from the room's channel, in
   the room's order (:mod:`cluster.moderation`).
+* **Private rooms**: the same gate as in one process (:mod:`actors.membership`),
+  posts taken in a burst included; membership changes travel as moderation's do.
 * **Redis unreachable**: a post is refused with ``unavailable`` (by
   :func:`actors.delivery.store_then_deliver`); so is a join. A member's
   count out of the room is skipped when the subscription was lost since it
