@@ -23,6 +23,7 @@ from actors.messages import ListOnline, RoutePrivate
 from wire import events
 from wire.blocks import ChangeBlock as ChangeBlock  # the command, for the session's dispatch
 from wire.commands import Ref, SendPrivate
+from wire.shapes import User
 
 if TYPE_CHECKING:
     from actors.session import SessionDeps
@@ -47,21 +48,33 @@ async def _relations(session: SessionHandle, deps: SessionDeps, ref: Ref) -> Rel
         return None
 
 
-async def send_private(command: SendPrivate, session: SessionHandle, deps: SessionDeps) -> None:
-    """Find the target, pass the block gate, then hand the message to the registry."""
-    target_id, ref = command.target_id, command.ref
+async def reachable(
+    target_id: str, session: SessionHandle, deps: SessionDeps, ref: Ref, *, what: str = "private messages"
+) -> User | None:
+    """The target user, once found and past the block gate; None when refused (the session is told why).
+
+    ``what`` names what the gate stops in the refusal (private messages, invites).
+    """
     target = await deps.find_user(target_id)
     if target is None:
         session.deliver(events.error_frame("user_not_found", f"there is no user {target_id!r}", ref))
-        return
+        return None
     if deps.blocks is not None and target.user_id != session.user.user_id:
         relations = await _relations(session, deps, ref)
         if relations is None:
-            return
+            return None
         if relations.bars(target.user_id):
-            session.deliver(events.error_frame("blocked", refusal(relations, target.user_id), ref))
-            return
-    await deps.registry.tell(RoutePrivate(session, target, command.content, ref))
+            message = refusal(relations, target.user_id).replace("private messages", what)
+            session.deliver(events.error_frame("blocked", message, ref))
+            return None
+    return target
+
+
+async def send_private(command: SendPrivate, session: SessionHandle, deps: SessionDeps) -> None:
+    """Find the target, pass the block gate, then hand the message to the registry."""
+    target = await reachable(command.target_id, session, deps, command.ref)
+    if target is not None:
+        await deps.registry.tell(RoutePrivate(session, target, command.content, command.ref))
 
 
 async def ask_online(session: SessionHandle, ref: Ref, deps: SessionDeps) -> None:

@@ -144,6 +144,14 @@ class EndSanctions:
     """From the room's own timer: a mute or a ban has reached its end."""
 
 
+@dataclass(frozen=True, slots=True)
+class AcceptInvite:
+    """A session's user accepts their invite to this private room (:mod:`actors.membership`)."""
+
+    session: SessionHandle
+    ref: Ref = None
+
+
 RoomMsg = (
     JoinRoom
     | LeaveRoom
@@ -158,6 +166,7 @@ RoomMsg = (
     | RoomTyping
     | EndSanctions
     | DeparturesDue
+    | AcceptInvite
 )
 
 # --- to the registry -------------------------------------------------------
@@ -280,6 +289,15 @@ class ShareBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareInvite:
+    """Give ``invite`` (an ``invited`` frame's object) to ``user_id``'s sessions; in cluster mode, on every process."""
+
+    user_id: str
+    invite: dict[str, object]
+    here_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PingSessions:
     """From the heartbeat: queue a WebSocket ping to every session."""
 
@@ -300,4 +318,5 @@ RegistryMsg = (
     | AnnounceRoom
     | PrivateTyping
     | TypingArrived
+    | ShareInvite
 )

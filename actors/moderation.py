@@ -69,13 +69,17 @@ class Sanction:
 class Moderation:
     """One room's owner, admins, mutes and bans."""
 
-    __slots__ = ("admins", "bans", "mutes", "owner_id")
+    __slots__ = ("admins", "bans", "members", "mutes", "owner_id")
 
     def __init__(self, loaded: ModerationState | None = None) -> None:
         self.owner_id = None if loaded is None else loaded.owner_id
         self.admins: set[str] = set() if loaded is None else set(loaded.admins)
         self.mutes: dict[str, Sanction] = {} if loaded is None else _sanctions(loaded.mutes, loaded.names)
         self.bans: dict[str, Sanction] = {} if loaded is None else _sanctions(loaded.bans, loaded.names)
+        self.members: set[str] | None = (
+            None if loaded is None or loaded.members is None else set(loaded.members)
+        )
+        """A private room's members (:mod:`actors.membership`); None: the room is public."""
 
     def level(self, user_id: str, site: SiteRoles | None = None) -> Level:
         """The user's level here; ``site`` says who is a site administrator and owns configured rooms."""
@@ -110,8 +114,14 @@ class Moderation:
             case "ban":
                 self.bans[target] = Sanction(action.target, action.until)
                 self.admins.discard(target)
+                if self.members is not None:  # a banned user is a member no more
+                    self.members.discard(target)
             case "unban":
                 self.bans.pop(target, None)
+            case "add_member" | "accept_invite" if self.members is not None:
+                self.members.add(target)
+            case "remove_member" if self.members is not None:
+                self.members.discard(target)
 
     def next_end(self) -> int | None:
         """The earliest time a mute or ban ends by itself (ms since the epoch), None if none does."""

@@ -21,7 +21,8 @@ Contract:
   actions are rare and must be durable before they show), then applied
   (:meth:`apply`): the sender gets ``moderated``, the room a ``system``
   notice through its delivery queue, so in its order among the messages;
-  a kicked or banned user's sessions get ``kicked`` and leave at once.
+  a kicked or banned user's sessions get ``kicked`` and leave at once, and
+  so do a removed member's (:mod:`actors.membership`).
 * **Ends**: :meth:`watch` sleeps until the earliest mute or ban ends and
   then tells the room, which drops it and announces it (no actor).
 * **Failure policy**: a write that fails is answered ``internal`` and
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 
 import trio
 
+from actors import membership
 from actors.delivery import Delivery, OrderedDelivery
 from actors.handle import SessionHandle
 from actors.messages import EndSanctions, ModerateRoom, RoomMsg
@@ -122,7 +124,9 @@ class Moderator:
         moderation = self._state.moderation
         actor_level = moderation.level(actor.user_id, request.site)
         target_level = moderation.level(target.user_id, request.site)
-        refused = refusal(command.action, actor_level, target_level)
+        refused = membership.refusal(command.action, moderation, target.user_id, actor_level) or refusal(
+            command.action, actor_level, target_level
+        )
         if refused is not None:
             session.deliver(events.error_frame(refused.code, refused.message, ref))
             return
@@ -174,7 +178,7 @@ class Moderator:
             until=action.until,
         )
         sessions = self._state.sessions_of(action.target.user_id)
-        if action.action not in ("kick", "ban") or not sessions or action.actor is None:
+        if action.action not in ("kick", "ban", "remove_member") or not sessions or action.actor is None:
             await self.announce(notice)
             return
         banned = action.action == "ban"

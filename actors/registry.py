@@ -22,6 +22,8 @@ Contract:
   it to the user's other sessions as ``block_changed``. The site-wide online
   list leaves out the users the session's user is blocked by (read by the
   session, so the registry never waits for the database).
+* **Invites** to private rooms (:class:`actors.messages.ShareInvite`) are
+  pushed to the invitee's sessions as ``invited``.
 * **Failure policy**: the registry is not restarted; a crash escalates and
   stops the server (its state is the truth about who is connected, and there
   is no way to rebuild it without the sessions reconnecting).
@@ -52,6 +54,7 @@ from actors.messages import (
     RegistryMsg,
     RoutePrivate,
     ShareBlock,
+    ShareInvite,
     ShareReadMarker,
     SyncPrivate,
     TypingArrived,
@@ -192,6 +195,8 @@ class Registry:
                 await self._share_read_marker(message)
             case ShareBlock():
                 await self._share_block(message)
+            case ShareInvite():
+                await self._share_invite(message)
             case PrivateTyping(session, target):
                 if self._typing.passes(session.session_id, target.user_id):
                     await self._private_typing(target.user_id, session.user)
@@ -261,6 +266,12 @@ class Registry:
             for s in self.presence.sessions_of(change.user_id):
                 if s.session_id != change.skip:
                     s.deliver(frame)
+
+    async def _share_invite(self, share: ShareInvite) -> None:
+        """An invite to a private room reaches the invitee's sessions here (the cluster's registry publishes it too)."""
+        frame = events.encode(share.invite)
+        for s in self.presence.sessions_of(share.user_id):
+            s.deliver(frame)
 
     def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
         """A private message published on ``user_id``'s channel reaches that user's sessions here."""

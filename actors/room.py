@@ -15,6 +15,7 @@ Contract:
   stay joined and receive an ``internal`` error telling them that messages in
   flight at the time of the crash may not have been delivered; those messages
   may or may not be in the history, and their senders received no ``ack``.
+* **Private rooms**: a non-member's messages are answered ``room_not_found`` (:mod:`actors.membership`).
 * **Idle stop**: with an :class:`IdleStop`, a room that has had no member for
   ``seconds`` returns (the supervisor logs ``stopped``) once its mailbox and
   its delivery queue are empty. It leaves its supervisor's table and closes
@@ -35,12 +36,13 @@ from typing import Any, assert_never
 
 import trio
 
-from actors import published
+from actors import membership, published
 from actors.delivery import Delivery, OrderedDelivery, store_then_deliver
 from actors.departures import Departures
 from actors.handle import SessionHandle
 from actors.latency import LatencyHistogram
 from actors.messages import (
+    AcceptInvite,
     ApplyModeration,
     DeparturesDue,
     EndSanctions,
@@ -117,6 +119,7 @@ class Room:
         self._quiet_since: float | None = None  # Trio clock: since when the room has had no member
         self._journal = journal
         self._delivery = OrderedDelivery(delivery_capacity, latency)
+        self._moderation = moderation
         self.moderator = Moderator(state, moderation, self._delivery, self._fan_out)
         """Bans on joins, mutes on posts, and the moderators' actions (:mod:`actors.moderator`)."""
         self._restarted = restarted
@@ -202,6 +205,8 @@ class Room:
             self._quiet_since = trio.current_time()
 
     async def _handle(self, message: RoomMsg) -> None:
+        if self.state.moderation.members is not None and membership.outsider(message, self.state):
+            return  # a private room, and not a member's message (actors.membership)
         match message:
             case PostGroup(session, content, ref, accepted):
                 await self._post(session, content, ref, accepted)
@@ -221,6 +226,8 @@ class Room:
                 await self.moderator.handle(message)
             case ApplyModeration(action):
                 await self.moderator.apply(action)
+            case AcceptInvite():
+                await membership.accept(message, self.state, self._moderation, self.moderator)
             case RoomTyping(session, ref):
                 if self._typing.admit(session, ref):
                     await self._relay_typing(session)

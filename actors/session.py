@@ -42,6 +42,7 @@ from actors.block_request import BlockLists, ChangeBlock, ask_online, request_bl
 from actors.client_socket import ClientSocket, TransportClosed
 from actors.flood import FloodLimit, FloodSettings
 from actors.handle import SessionHandle
+from actors.invite_request import AnswerInvite, InviteUser, answer_invite, request_invite
 from actors.joined_rooms import JoinedRooms
 from actors.logs import supervision_event
 from actors.messages import (
@@ -62,6 +63,7 @@ from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
 from actors.typing_request import request_typing
+from storage.interface import Invitations
 from wire import close_codes, events
 from wire.commands import (
     AskOnline,
@@ -133,6 +135,7 @@ class SessionDeps:
     """Told of every ``join`` and ``leave`` of a room that exists, for the user's next login (None: not kept)."""
     moderation: SiteAdmins | None = None  # for the moderation commands (None: they are refused)
     blocks: BlockLists | None = None  # private-message gate, online filter, (un)block (None: none)
+    invitations: Invitations | None = None  # private rooms' invites (None: refused)
 
 
 def new_session_id(user: User) -> str:
@@ -340,6 +343,10 @@ class Session:
                 await request_moderation(command, self.handle, self._deps, self._tell_room)
             case ChangeBlock():
                 await request_block(command, self.handle, self._deps)
+            case InviteUser():
+                await request_invite(command, self.handle, self._deps)
+            case AnswerInvite():
+                await answer_invite(command, self.handle, self._deps, self._tell_room)
             case Typing():
                 await request_typing(command, self.handle, self._deps, self._tell_room)
             case FrameError(code, message, ref):

@@ -22,6 +22,8 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
   hear of it only once that process has dropped the peer's relations too.
   A user counts as present in the block cache once their channel is
   followed. The online lists leave out the users the asker is blocked by.
+* **Invites**: ``invited`` goes to the invitee's sessions here and on
+  their channel, for their sessions on the other processes.
 * **delivered** in a private ``ack``: the target has a session on any process.
 * **Closing a user's sessions** (logout, password change) is published on
   the control channel, so every process closes those it holds; so is a new
@@ -55,6 +57,7 @@ from actors.messages import (
     RegistryMsg,
     RoutePrivate,
     ShareBlock,
+    ShareInvite,
     ShareReadMarker,
     TypingArrived,
     UnregisterSession,
@@ -153,6 +156,11 @@ class ClusterRegistry(Registry):
                         with contextlib.suppress(ActorGone):
                             await ref.tell(block_of(user_id, payload))
                     continue
+                if payload.get("k") == "invite":  # an invite to a private room, sent on another process
+                    if payload.get("origin") != node:
+                        with contextlib.suppress(ActorGone):
+                            await ref.tell(ShareInvite(user_id, payload["invite"], here_only=True))
+                    continue
                 if payload.get("k") == "typing":  # a peer types to this user from another process
                     if payload.get("origin") != node:
                         typist = payload["user"]
@@ -240,6 +248,15 @@ class ClusterRegistry(Registry):
         ):  # then the others lost Redis too, and their memory with it
             for user_id in (change.peer.user_id, change.user_id):
                 await self._link.publish(self._link.user_channel(user_id), payload)
+
+    async def _share_invite(self, share: ShareInvite) -> None:
+        """Here at once; and on the invitee's channel for their sessions on the other processes."""
+        await super()._share_invite(share)
+        if share.here_only:
+            return
+        payload = {"k": "invite", "origin": self._link.node, "invite": share.invite}
+        with contextlib.suppress(ClusterUnavailable):  # the invite is stored: GET /me/invites lists it
+            await self._link.publish(self._link.user_channel(share.user_id), payload)
 
 
 def block_of(channel_user: str, payload: dict[str, Any]) -> ShareBlock:

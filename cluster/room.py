@@ -24,6 +24,8 @@ Contract (what differs from :class:`actors.room.Room`, which it extends):
 * **Moderation**: the same checks as in one process on joins and posts;
   an action is carried out on every process from the room's channel, in
   the room's order (:mod:`cluster.moderation`).
+* **Private rooms**: the same gate as in one process (:mod:`actors.membership`),
+  posts taken in a burst included; membership changes travel as moderation's do.
 * **Redis unreachable**: a post is refused with ``unavailable`` (by
   :func:`actors.delivery.store_then_deliver`); so is a join. A member's
   count out of the room is skipped when the subscription was lost since it
@@ -38,6 +40,7 @@ from typing import Any
 
 import trio
 
+from actors import membership
 from actors.delivery import Delivery, deliver_once_stored, not_appended
 from actors.handle import SessionHandle
 from actors.messages import (
@@ -145,6 +148,8 @@ class ClusterRoom(Room):
                 await self._cluster.subscriber.unfollow(self._channel)
 
     async def _handle(self, message: RoomMsg) -> None:
+        if self.state.moderation.members is not None and membership.outsider(message, self.state):
+            return  # a private room, and not a member's message (actors.membership)
         match message:
             case JoinRoom(session, ref, since):
                 await self._cluster_join(session, ref, since)
@@ -213,7 +218,8 @@ class ClusterRoom(Room):
             if not isinstance(message, PostGroup):
                 later = message
                 break
-            posts.append(message)
+            if self.state.moderation.members is None or not membership.outsider(message, self.state):
+                posts.append(message)
         room_id = self.state.info.room_id
         taken = []
         for post in posts:

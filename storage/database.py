@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from storage.bridge import AsyncioBridge, open_bridge
 from storage.credentials import Credentials
 from storage.dialects import NUL, parameter_marks, storable_text, stored_text
+from storage.membership import infos, room_of, visible_to
 from storage.models import MessageRow, RoomRow, UserRow
 from storage.moderation import ModerationTables
 from storage.operators import Operators
@@ -169,7 +170,9 @@ class Database:
 
     # rooms ---------------------------------------------------------------
 
-    async def create_room(self, name: str, created_by: str | None, *, quota: int | None = None) -> RoomInfo:
+    async def create_room(
+        self, name: str, created_by: str | None, *, quota: int | None = None, private: bool = False
+    ) -> RoomInfo:
         """Store a new room; with ``quota``, refuse (:class:`RoomQuotaReached`) once ``created_by`` has that many.
 
         A name another room has (compared folded) is refused with
@@ -177,7 +180,7 @@ class Database:
         store the room (:func:`storage.room_names.insert_room` says how), so
         two requests at once, to any processes sharing it, cannot both have it.
         """
-        room = RoomInfo(room_id=secrets.token_hex(6), name=name, created_at=now_ms())
+        room = RoomInfo(secrets.token_hex(6), name, now_ms(), "private" if private else "public")
         try:
             await self._bridge.call(insert_room, room, created_by, quota)
         except RoomNameTaken as taken:
@@ -205,31 +208,26 @@ class Database:
         if not _findable(room_id):
             return None
 
-        async def query() -> RoomRow | None:
-            return await RoomRow.filter(id=room_id).first()
-
-        row = await self._bridge.call(query)
-        return None if row is None else RoomInfo(row.id, row.name, row.created_at)
+        return await self._bridge.call(room_of, room_id)  # with its visibility (storage.membership)
 
     async def list_rooms(
-        self, after: tuple[int, str] | None = None, limit: int | None = None
+        self, after: tuple[int, str] | None = None, limit: int | None = None, viewer: str | None = None
     ) -> list[RoomInfo]:
-        """Rooms in (created_at, id) order: the ``limit`` first ones after the key ``after``.
+        """Rooms ``viewer`` may see (all public ones; None: only those), in (created_at, id) order, after ``after``.
 
         Keyset paging: a room created while a client pages through the list
         sorts after every room it has seen, so no page repeats or skips one.
         """
 
-        async def query() -> list[RoomRow]:
-            qs = RoomRow.all()
+        async def query() -> list[RoomInfo]:
+            qs = RoomRow.filter(visible_to(viewer))
             if after is not None:
                 created_at, room_id = after
                 qs = qs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=room_id))
             qs = qs.order_by("created_at", "id")
-            return await (qs if limit is None else qs.limit(limit))
+            return await infos(await (qs if limit is None else qs.limit(limit)))
 
-        rows = await self._bridge.call(query)
-        return [RoomInfo(r.id, r.name, r.created_at) for r in rows]
+        return await self._bridge.call(query)
 
     # messages ------------------------------------------------------------
 

@@ -8,10 +8,11 @@ group commits through a :class:`MessageStore` (:class:`storage.database.Database
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from wire.shapes import StoredMessage, User
+from wire.shapes import RoomInfo, StoredMessage, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ class StoredIds(Protocol):
 
 MODERATION_ACTIONS = ("grant_admin", "revoke_admin", "kick", "mute", "unmute", "ban", "unban")
 """Every action a room's moderators take; each is stored in the moderation log."""
+MEMBERSHIP_ACTIONS = ("add_member", "remove_member", "accept_invite")
+"""A private room's membership changes (:mod:`storage.membership`): logged and carried out as moderation is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,8 @@ class ModerationState:
     mutes: dict[str, int | None]
     bans: dict[str, int | None]
     names: dict[str, str]
+    members: frozenset[str] | None = None
+    """A private room's members; None: the room is public."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,5 +168,49 @@ class ModerationStore(Protocol):
     async def record(self, action: ModerationAction) -> None:
         """Store the action's effect and its log entry in one transaction; raise if it could not."""
 
+    async def accept_invite(self, room_id: str, user: User) -> ModerationAction | None:
+        """Make the invited user a member, logged; the action (its actor: the inviter), None without an invite."""
+
     async def site_roles(self, user_ids: list[str]) -> SiteRoles:
         """Which of ``user_ids`` are site administrators, and who owns the configured rooms."""
+
+
+# --- private rooms (actors.membership, storage.membership) ------------------------
+
+MEMBERS_MAX = 1000
+"""The most members a private room may have (added by admins or by accepted invites)."""
+INVITES_PER_USER = 50
+"""The most pending invites a user may have: an invite beyond it is refused until they answer some."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """A pending invite: to which room, from whom, since when (ms)."""
+
+    room: RoomInfo
+    inviter: User
+    created_at: int
+
+    def to_wire(self) -> dict[str, object]:
+        return {"room": self.room.to_wire(), "inviter": self.inviter.to_wire(), "created_at": self.created_at}
+
+
+class InviteOutcome(enum.Enum):
+    PUBLIC = "public"  # public rooms take no invites: anyone joins them
+    NO_ROOM = (
+        "no_room"  # no such room, or the inviter is not a member (the same answer: outsiders learn nothing)
+    )
+    MEMBER = "member"  # the invitee is a member already
+    BANNED = "banned"  # the invitee is banned from the room
+    FULL = "full"  # the invitee has INVITES_PER_USER pending invites
+    ROOM_FULL = "room_full"  # the room has MEMBERS_MAX members
+
+
+class Invitations(Protocol):
+    """What a session asks of :class:`storage.membership.MembershipTables`."""
+
+    async def invite(self, room_id: str, inviter: User, target: User) -> InviteOutcome | Invite:
+        """Store an invite of ``target`` by ``inviter``; the invite, or why not."""
+
+    async def decline(self, room_id: str, user_id: str) -> bool:
+        """Drop the user's invite to the room; False if there was none."""

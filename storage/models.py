@@ -276,3 +276,46 @@ class UserBlockRow(Model):
         table = "user_blocks"
         # A user's list, paged by (created_at, blocked_id); who blocks a user, for their relations.
         indexes = (("blocker_id", "created_at", "blocked_id"), ("blocked_id",))
+
+
+class PrivateRoomRow(Model):
+    """A private room (:mod:`storage.membership`): listed, read and joined only by its members.
+
+    A room without a row is public. A table of its own rather than a column
+    of ``rooms``, so that databases made before it gain it from ``generate_schemas``.
+    """
+
+    room_id = fields.CharField(max_length=64, primary_key=True)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "private_rooms"
+
+
+class RoomMemberRow(Model):
+    """A member of a private room; ``id`` is ``<room_id>:<user_id>``."""
+
+    id = fields.CharField(max_length=100, primary_key=True)
+    room_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=32)
+    added_by = fields.CharField(max_length=32)
+    added_at = fields.BigIntField()
+
+    class Meta:
+        table = "room_members"
+        indexes = (("room_id", "added_at"), ("user_id",))
+
+
+class RoomInviteRow(Model):
+    """A pending invite to a private room; ``id`` is ``<room_id>:<user_id>`` (one per room and invitee)."""
+
+    id = fields.CharField(max_length=100, primary_key=True)
+    room_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=32)
+    inviter_id = fields.CharField(max_length=32)
+    inviter_name = fields.CharField(max_length=32)
+    created_at = fields.BigIntField()
+
+    class Meta:
+        table = "room_invites"
+        indexes = (("user_id", "created_at"),)

@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from storage.bridge import AsyncioBridge
 from storage.dialects import NUL, storable_text, stored_text
 from storage.interface import ModerationAction, ModerationState, SiteRoles
+from storage.membership import MembershipTables, change_members, member_ids
 from storage.models import ModerationLogRow, RoomRoleRow, RoomRow, RoomSanctionRow, SiteAdminRow, UserRow
 from storage.usernames import login_key, login_keys
 from wire.clock import now_ms
@@ -57,6 +58,8 @@ class ModerationTables:
     def __init__(self, bridge: AsyncioBridge, dialect: str) -> None:
         self._bridge = bridge
         self._dialect = dialect
+        self.members = MembershipTables(bridge)
+        """Private rooms' members and invites (:mod:`storage.membership`)."""
         self.rooms_owner: str | None = None
         """The username that owns the configured rooms (``moderation.rooms_owner``); None: site admins do."""
 
@@ -77,7 +80,8 @@ class ModerationTables:
             )
             named = {str(i): str(n) for i, n in names}
             creator = str(owner[0]) if owner and owner[0] is not None else None
-            return ModerationState(creator, frozenset(str(a) for a in admins), mutes, bans, named)
+            members = await member_ids(room_id)
+            return ModerationState(creator, frozenset(str(a) for a in admins), mutes, bans, named, members)
 
         if NUL in room_id:
             return ModerationState(None, frozenset(), {}, {}, {})
@@ -92,6 +96,9 @@ class ModerationTables:
             return SiteRoles(frozenset(str(u) for u in found), owner)
 
         return await self._bridge.call(query)
+
+    async def accept_invite(self, room_id: str, user: User) -> ModerationAction | None:
+        return await self.members.accept(room_id, user)
 
     async def record(self, action: ModerationAction) -> None:
         """The action's effect on the roles or sanctions and its log entry, in one transaction."""
@@ -139,6 +146,7 @@ class ModerationTables:
                             .using_db(tx)
                             .delete()
                         )
+                await change_members(action, tx)
                 await ModerationLogRow.create(
                     room_id=room_id,
                     action=action.action,

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 
 from storage.bridge import AsyncioBridge
 from storage.dialects import NUL, parameter_marks, stored_text
+from storage.membership import visible_to
 from storage.models import ConversationRow, MessageRow, RoomReadRow, RoomRow, UserRow
 from wire.shapes import StoredMessage, User
 
@@ -123,12 +124,15 @@ class ReadStore:
         )
 
     async def room_state(self, user_id: str, room_id: str) -> ReadState | None:
-        """The room's newest message id and the user's marker in it; None when there is no such room."""
+        """The room's newest message id and the user's marker in it; None when there is no such room.
+
+        A private room the user is not a member of is no such room (:mod:`storage.membership`).
+        """
         if NUL in room_id:
             return None
 
         async def query() -> ReadState | None:
-            if not await RoomRow.filter(id=room_id).exists():
+            if not await RoomRow.filter(Q(id=room_id) & visible_to(user_id)).exists():
                 return None
             top = (
                 await MessageRow.filter(room_id=room_id, kind="group").annotate(m=Max("id")).values_list("m")

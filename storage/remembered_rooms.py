@@ -16,6 +16,7 @@ from tortoise import Tortoise
 
 from storage.bridge import AsyncioBridge
 from storage.dialects import NUL, parameter_marks
+from storage.membership import infos
 from storage.models import RememberedRoomRow, RoomRow
 from wire.shapes import RoomInfo
 
@@ -97,11 +98,11 @@ class RememberedRooms:
     async def rooms(self, room_ids: list[str]) -> dict[str, RoomInfo]:
         """The rooms of these ids that exist."""
 
-        async def query() -> list[RoomRow]:
-            return await RoomRow.filter(id__in=room_ids)
+        async def query() -> list[RoomInfo]:
+            return await infos(await RoomRow.filter(id__in=room_ids))  # with their visibility
 
         found = await self._bridge.call(query) if room_ids else []
-        return {row.id: RoomInfo(row.id, row.name, row.created_at) for row in found}
+        return {room.room_id: room for room in found}
 
 
 def _storable(user_id: str, room_id: str) -> bool:

@@ -32,6 +32,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from storage.membership import enter_private
 from storage.models import RoomNameRow, RoomRow, UserRow
 from wire.shapes import RoomInfo
 
@@ -76,6 +77,10 @@ class RoomNameTaken(Exception):
 async def insert_room(room: RoomInfo, created_by: str | None, quota: int | None) -> None:
     """Store ``room`` with its name in one transaction (inside the Tortoise context).
 
+    A private room takes no name: its row in ``room_names`` has no key, so
+    it shares its name with any room and nobody learns of it through a
+    refused name (:mod:`storage.membership`).
+
     With ``quota`` the transaction first locks the creator's user row and
     counts their rooms, so concurrent requests of one account cannot both
     take the last place (:class:`RoomQuotaReached`). Then the name's key,
@@ -87,9 +92,8 @@ async def insert_room(room: RoomInfo, created_by: str | None, quota: int | None)
             if await RoomRow.filter(created_by=created_by).using_db(connection).count() >= quota:
                 raise RoomQuotaReached(quota)
         try:
-            await RoomNameRow.create(
-                room_id=room.room_id, name_key=room_name_key(room.name), using_db=connection
-            )
+            key = None if room.private else room_name_key(room.name)
+            await RoomNameRow.create(room_id=room.room_id, name_key=key, using_db=connection)
         except IntegrityError:
             raise RoomNameTaken(room.name, None) from None
         await RoomRow.create(
@@ -99,6 +103,8 @@ async def insert_room(room: RoomInfo, created_by: str | None, quota: int | None)
             created_at=room.created_at,
             using_db=connection,
         )
+        if room.private:
+            await enter_private(room, created_by, connection)
 
 
 async def name_holder(name: str) -> str | None:

@@ -42,6 +42,9 @@ async def create_room() -> ResponseReturnValue:
     user = await current_user(svc)
     body = await json_body()
     name = validation.room_name(body.get("name"))
+    visibility = body.get("visibility", "public")
+    if visibility not in ("public", "private"):
+        raise ApiError(400, "bad_request", 'visibility must be "public" or "private"')
     limits = svc.limits
     quota = None
     if limits.enabled:
@@ -56,7 +59,7 @@ async def create_room() -> ResponseReturnValue:
             )
         quota = limits.rooms_per_user
     try:
-        room = await svc.db.create_room(name, user.user_id, quota=quota)
+        room = await svc.db.create_room(name, user.user_id, quota=quota, private=visibility == "private")
     except RoomQuotaReached as full:
         # No Retry-After: rooms are never deleted, so waiting frees no place.
         raise ApiError(
@@ -72,9 +75,10 @@ async def create_room() -> ResponseReturnValue:
         ) from None
     svc.count("rooms_created")
     # Every session learns of it now, not at its next refresh of the list. One push per room
-    # created: the creation rate and quota above bound it.
-    with contextlib.suppress(ActorGone):
-        await svc.registry_ref.tell(AnnounceRoom(room))
+    # created: the creation rate and quota above bound it. A private room is nobody else's news.
+    if not room.private:
+        with contextlib.suppress(ActorGone):
+            await svc.registry_ref.tell(AnnounceRoom(room))
     return jsonify({"room": room.to_wire()}), 201
 
 
@@ -82,9 +86,9 @@ async def create_room() -> ResponseReturnValue:
 @describe(RoomPage, query=RoomsQuery, errors=(400, 401))
 async def list_rooms() -> ResponseReturnValue:
     svc = services()
-    await current_user(svc)
+    me = await current_user(svc)
     after, limit = room_paging(request.args)
-    rooms = await svc.db.list_rooms(after, limit + 1)
+    rooms = await svc.db.list_rooms(after, limit + 1, viewer=me.user_id)
     page = rooms[:limit]
     more = len(rooms) > limit
     return jsonify(
@@ -95,8 +99,9 @@ async def list_rooms() -> ResponseReturnValue:
     )
 
 
-async def _room_or_404(svc: Services, room_id: str) -> Any:
-    room = await svc.db.get_room(room_id)
+async def room_or_404(svc: Services, room_id: str, viewer: User) -> Any:
+    """The room if ``viewer`` may see it; else 404, the same for a private room of others as for no room."""
+    room = await svc.db.moderation.members.visible(room_id, viewer.user_id)
     if room is None:
         raise ApiError(404, "room_not_found", f"there is no room {room_id!r}")
     return room
@@ -106,8 +111,8 @@ async def _room_or_404(svc: Services, room_id: str) -> Any:
 @describe(RoomDetail, errors=(401, 404))
 async def get_room(room_id: str) -> ResponseReturnValue:
     svc = services()
-    await current_user(svc)
-    room = await _room_or_404(svc, room_id)
+    me = await current_user(svc)
+    room = await room_or_404(svc, room_id, me)
     return jsonify({"room": room.to_wire() | {"online": svc.rooms.online_count(room_id)}})
 
 
@@ -115,8 +120,8 @@ async def get_room(room_id: str) -> ResponseReturnValue:
 @describe(UserList, errors=(401, 404, 503))
 async def room_online(room_id: str) -> ResponseReturnValue:
     svc = services()
-    await current_user(svc)
-    await _room_or_404(svc, room_id)
+    me = await current_user(svc)
+    await room_or_404(svc, room_id, me)
     users: list[User] = []
     for _ in range(2):  # a room that stopped for idleness had nobody in it; one that started since may
         ref = svc.rooms.get(room_id)
@@ -150,9 +155,9 @@ async def site_online() -> ResponseReturnValue:
 @describe(MessageList, query=HistoryQuery, errors=(400, 401, 404))
 async def room_messages(room_id: str) -> ResponseReturnValue:
     svc = services()
-    await current_user(svc)
+    me = await current_user(svc)
     before, limit = validation.paging(request.args)
-    await _room_or_404(svc, room_id)
+    await room_or_404(svc, room_id, me)
     messages = await svc.db.room_history(room_id, before, limit)
     return jsonify({"messages": [m.to_wire() for m in messages]})
 

@@ -26,6 +26,7 @@ from web.auth import BODY_MAX
 from web.blocks_api import blocks
 from web.browser_policy import SecurityHeaders
 from web.errors import ApiError, api_error_response, http_exception_response, unexpected_error_response
+from web.membership_api import membership
 from web.metrics import metrics_response
 from web.moderation_api import moderation
 from web.openapi import METRICS, PAGE, WS_HANDSHAKE, describe, install
@@ -55,6 +56,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.register_blueprint(session)
     app.register_blueprint(moderation)
     app.register_blueprint(blocks)
+    app.register_blueprint(membership)
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(Exception, unexpected_error_response)

@@ -17,6 +17,7 @@ from quart.typing import ResponseReturnValue
 from actors.moderation import Level, Moderation
 from storage.moderation import LoggedAction
 from web import validation
+from web.api import room_or_404
 from web.auth import current_user
 from web.errors import ApiError
 from web.moderation_schemas import ModerationLog
@@ -34,8 +35,7 @@ async def moderation_log(room_id: str) -> ResponseReturnValue:
     svc = services()
     me = await current_user(svc)
     before, limit = validation.paging(request.args)
-    if await svc.db.get_room(room_id) is None:
-        raise ApiError(404, "room_not_found", f"there is no room {room_id!r}")
+    await room_or_404(svc, room_id, me)  # a private room's log is its members' business
     tables = svc.db.moderation
     roles = Moderation(await tables.load(room_id))
     if roles.level(me.user_id, await tables.site_roles([me.user_id])) < Level.ADMIN:

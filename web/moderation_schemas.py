@@ -12,7 +12,18 @@ from pydantic import Field
 
 from web.schemas import User, _Wire
 
-Action = Literal["grant_admin", "revoke_admin", "kick", "mute", "unmute", "ban", "unban"]
+Action = Literal[
+    "grant_admin",
+    "revoke_admin",
+    "kick",
+    "mute",
+    "unmute",
+    "ban",
+    "unban",
+    "add_member",
+    "remove_member",
+    "accept_invite",
+]
 
 
 class LoggedAction(_Wire):

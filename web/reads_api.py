@@ -113,8 +113,12 @@ async def unread() -> ResponseReturnValue:
     room_marks = {r: max(stored_rooms.get(r, 0), pending_rooms.get(r, 0)) for r in room_ids}
     stored_peers = await svc.db.reads.peer_markers(me.user_id, [p for p in peer_ids if NUL not in p])
     peer_marks = {p: max(stored_peers.get(p, (0, 0))[1], pending_peers.get(p, 0)) for p in peer_ids}
+    # A private room the caller is not a member of counts nothing: its activity is its members' business.
+    hidden = await svc.db.moderation.members.private_among(
+        [r for r in room_marks if NUL not in r], me.user_id
+    )
     rooms_counted, peers_counted = await svc.db.reads.unread_counts(
-        {r: n for r, n in room_marks.items() if NUL not in r},
+        {r: n for r, n in room_marks.items() if NUL not in r and r not in hidden},
         {p: n for p, n in peer_marks.items() if p in stored_peers},
         me.user_id,
     )

@@ -93,6 +93,9 @@ class Room(_Wire):
     room_id: str = Field(description="Opaque: 12 hex characters, or a configured id such as `lobby`.")
     name: str
     created_at: int = Field(description="Milliseconds since the Unix epoch.")
+    visibility: Literal["public", "private"] = Field(
+        description="`private`: listed, readable and joinable only by its members."
+    )
 
 
 class RoomWithOnline(Room):
@@ -155,8 +158,13 @@ class NewRoom(_Wire):
         max_length=ROOM_NAME_MAX,
         description=(
             "Not blank; no control or invisible format characters except inside an emoji. Unique: "
-            "no two rooms have names equal after NFKC, case folding and trimming (409 `room_name_taken`)."
+            "no two rooms have names equal after NFKC, case folding and trimming (409 `room_name_taken`). "
+            "A private room's name is not in that namespace: it may repeat any other name."
         ),
+    )
+    visibility: Literal["public", "private"] = Field(
+        default="public",
+        description="`private`: only members see, read and join it; the creator is its owner and first member.",
     )
 
 

@@ -84,6 +84,7 @@ class ChatSocketEndpoint:
             joined_rooms=svc.joined_rooms,
             moderation=svc.db.moderation,
             blocks=svc.blocks,
+            invitations=svc.db.moderation.members,
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,

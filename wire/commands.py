@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wire.blocks import ChangeBlock as ChangeBlock  # block and unblock, beside their description
+from wire.invites import AnswerInvite as AnswerInvite  # private rooms' invites, beside their frames
+from wire.invites import InviteUser as InviteUser
 from wire.moderation import Moderate as Moderate  # a command like the others, defined beside its frames
 from wire.moderation import parse_moderation
 from wire.strict_json import InvalidJson, decode_json
@@ -109,6 +111,8 @@ Command = (
     | MarkRead
     | Moderate
     | ChangeBlock
+    | InviteUser
+    | AnswerInvite
     | Typing
 )
 
@@ -250,7 +254,21 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
             case "typing":
                 room, peer = _room_or_peer(obj, "typing")
                 return Typing(room, peer, ref)
-            case "grant_admin" | "revoke_admin" | "kick" | "mute" | "unmute" | "ban" | "unban":
+            case "invite":
+                return InviteUser(_identifier(obj, "room_id"), _identifier(obj, "user_id"), ref)
+            case "accept_invite" | "decline_invite":
+                return AnswerInvite(_identifier(obj, "room_id"), kind == "accept_invite", ref)
+            case (
+                "grant_admin"
+                | "revoke_admin"
+                | "kick"
+                | "mute"
+                | "unmute"
+                | "ban"
+                | "unban"
+                | "add_member"
+                | "remove_member"
+            ):
                 room_id = _identifier(obj, "room_id")
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)
             case "block" | "unblock":

@@ -2,8 +2,13 @@
 
 One command shape for every action, named by its ``type``::
 
-    {"type": "kick" | "mute" | "unmute" | "ban" | "unban" | "grant_admin" | "revoke_admin",
+    {"type": "kick" | "mute" | "unmute" | "ban" | "unban" | "grant_admin" | "revoke_admin"
+             | "add_member" | "remove_member",
      "room_id", "user_id", "reason"?, "duration"? | "until"?, "ref"?}
+
+``add_member`` and ``remove_member`` change a private room's members
+(:mod:`actors.membership`); they travel, are logged and are announced as
+the other actions are.
 
 ``reason`` (kick, mute, ban) is at most :data:`REASON_MAX` characters;
 ``duration`` (seconds) or ``until`` (ms since the epoch) says when a mute or
@@ -24,7 +29,9 @@ from wire.strict_json import InvalidJson
 if TYPE_CHECKING:
     from wire.commands import Ref
 
-ACTIONS = frozenset({"grant_admin", "revoke_admin", "kick", "mute", "unmute", "ban", "unban"})
+ACTIONS = frozenset(
+    {"grant_admin", "revoke_admin", "kick", "mute", "unmute", "ban", "unban", "add_member", "remove_member"}
+)
 TIMED = frozenset({"mute", "ban"})
 WITH_REASON = frozenset({"kick", "mute", "ban"})
 REASON_MAX = 500
@@ -85,6 +92,9 @@ NOTICE_TEXT = {
     "unban": "{actor} lifted the ban on {name}",
     "mute": "{actor} muted {name}",
     "unmute": "{actor} lifted the mute on {name}",
+    "add_member": "{actor} added {name} to the room's members",
+    "remove_member": "{actor} removed {name} from the room's members",
+    "accept_invite": "{name} accepted {actor}'s invite",
 }
 ENDED_TEXT = {"mute": "the mute on {name} ended", "ban": "the ban on {name} ended"}
 

@@ -24,9 +24,20 @@ class RoomInfo:
     room_id: str
     name: str
     created_at: int
+    visibility: Literal["public", "private"] = "public"
+    """``private``: listed, readable and joinable only by its members (docs/protocol-notes.md)."""
 
     def to_wire(self) -> dict[str, object]:
-        return {"room_id": self.room_id, "name": self.name, "created_at": self.created_at}
+        return {
+            "room_id": self.room_id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "visibility": self.visibility,
+        }
+
+    @property
+    def private(self) -> bool:
+        return self.visibility == "private"
 
 
 @dataclass(frozen=True, slots=True)

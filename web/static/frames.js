@@ -8,6 +8,7 @@ import { restoreDraft } from "./composer.js";
 import { reconnectWithToken, send } from "./connection.js";
 import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage } from "./conversations.js";
 import { describeError } from "./error-text.js";
+import { loadInvites, onInviteAnswered, onInviteSent, onInvited } from "./invites.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
@@ -26,6 +27,7 @@ export function onConnected() {
   syncPrivate();
   restoreConversations();
   send({ type: "online" });
+  loadInvites();
   updateComposer();
 }
 
@@ -62,6 +64,10 @@ const FRAME_HANDLERS = {
   read_marker: applyReadMarker,
   typing: onTyping,
   block_changed: onBlockChanged,
+  invited: onInvited,
+  invite_sent: onInviteSent,
+  invite_accepted: onInviteAnswered,
+  invite_declined: onInviteAnswered,
   error: onError,
 };
 

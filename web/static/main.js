@@ -20,6 +20,7 @@ import {
   startPrivateByName,
 } from "./conversations.js";
 import { $ } from "./dom.js";
+import { onInviteListClick, onInviteSubmit } from "./invites.js";
 import { joinRoom, leaveRoom } from "./membership.js";
 import { toggleFold } from "./message-body.js";
 import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
@@ -42,8 +43,9 @@ async function onCreateRoom(event) {
     return;
   }
   try {
-    const room = await createRoom(name);
+    const room = await createRoom(name, $("create-room-private").checked);
     input.value = "";
+    $("create-room-private").checked = false;
     await refreshRooms();
     if (room) joinRoom(room.room_id, true);
   } catch (err) {
@@ -141,6 +143,8 @@ function bindEvents() {
   $("room-online-list").addEventListener("click", onUserListClick);
   $("site-online-list").addEventListener("click", onUserListClick);
   $("create-room-form").addEventListener("submit", onCreateRoom);
+  $("invite-form").addEventListener("submit", onInviteSubmit);
+  $("invite-list").addEventListener("click", onInviteListClick);
   $("leave-button").addEventListener("click", onLeaveButton);
   $("block-button").addEventListener("click", onBlockButton);
   $("message-name-form").addEventListener("submit", onMessageByName);

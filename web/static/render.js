@@ -7,6 +7,7 @@
 // needs to know nothing of what a click does.
 
 import { showBlockButton } from "./blocks.js";
+import { showInviteForm } from "./invites.js";
 import { $, el } from "./dom.js";
 import { showMessages } from "./message-list.js";
 import { notificationState } from "./notifications.js";
@@ -114,6 +115,7 @@ export function renderActiveConversation() {
   }
   showMessages(conv);
   showBlockButton();
+  showInviteForm();
   renderRoomOnline();
   updateComposer();
 }
@@ -179,6 +181,11 @@ export function renderRooms() {
     const name = room.name || room.room_id;
     const open = el("button", { type: "button", className: "room-open", "data-testid": "room-open", title: (joined ? "Show " : "Join ") + name });
     open.appendChild(el("span", { className: "room-name" }, name));
+    if (room.visibility === "private") {
+      // A lock for the eye, words for a screen reader: "Plans, private, 2 online".
+      open.appendChild(el("span", { className: "room-lock", "data-testid": "room-private", "aria-hidden": "true" }, "\u{1F512}"));
+      open.appendChild(el("span", { className: "visually-hidden" }, ", private,"));
+    }
     const counted = typeof room.online === "number";
     open.appendChild(el("span", { className: "room-online", "data-testid": "room-online-count", title: "online" }, counted ? room.online : ""));
     // A screen reader reads the button as "Lobby 3 online": the count says what it counts.

@@ -78,7 +78,7 @@ export function addCreatedRoom(room) {
 }
 
 // Returns the new room; throws ApiError when the server refuses it.
-export async function createRoom(name) {
-  const data = await api("POST", "/rooms", { name });
+export async function createRoom(name, isPrivate) {
+  const data = await api("POST", "/rooms", { name, visibility: isPrivate ? "private" : "public" });
   return data.room;
 }
