@@ -10,6 +10,7 @@ import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage }
 import { describeError } from "./error-text.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
+import { loadRoles, onKicked, onModerationNotice, refusalText } from "./moderation.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
@@ -48,7 +49,10 @@ export function onFrame(frame, command) {
 }
 
 const FRAME_HANDLERS = {
-  joined: joinedRoom,
+  joined: (frame, command) => {
+    joinedRoom(frame, command);
+    loadRoles(frame.room && frame.room.room_id);
+  },
   synced: onSynced,
   refreshed: () => {},
   left: (frame) => leftRoom(frame.room_id),
@@ -62,6 +66,8 @@ const FRAME_HANDLERS = {
   read_marker: applyReadMarker,
   typing: onTyping,
   block_changed: onBlockChanged,
+  moderated: () => {}, // the room's notice says it, to everyone at once
+  kicked: onKicked,
   error: onError,
 };
 
@@ -96,7 +102,8 @@ function onSystem(frame) {
   if (conv) {
     const who = frame.user ? frame.user.username : "Someone";
     const fallback = who + (frame.event === "join" ? " joined" : " left");
-    addSystemLine(conv, frame.content || fallback, frame.timestamp, frame.event, who);
+    const text = onModerationNotice(frame) || frame.content || fallback;
+    addSystemLine(conv, text, frame.timestamp, frame.event, who);
   }
   // Membership changed: the online lists and the counts in the room list are stale.
   if (state.conversations.has("room:" + frame.room_id)) {
@@ -113,7 +120,7 @@ function onError(frame, command) {
     reconnectWithToken();
     return;
   }
-  const text = describeError(frame.code, frame.message);
+  const text = refusalText(frame, command) || describeError(frame.code, frame.message);
   const what = command ? command.what : null;
   showError(what ? what + " failed. " + text : text, frame.code);
   if (!command) return;

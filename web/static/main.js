@@ -23,9 +23,11 @@ import { $ } from "./dom.js";
 import { joinRoom, leaveRoom } from "./membership.js";
 import { toggleFold } from "./message-body.js";
 import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
+import { showModerationButton } from "./moderation-panel.js";
+import { whenRolesChange } from "./moderation.js";
 import { toggleNotifications, whenNotificationClicked } from "./notifications.js";
 import { retryGaps } from "./recovery.js";
-import { closeOpenDrawer, closePanels, renderNotifyButton, renderTabs, togglePanel } from "./render.js";
+import { closeOpenDrawer, closePanels, renderNotifyButton, renderRoomOnline, renderTabs, togglePanel } from "./render.js";
 import { renewIfDue } from "./renewal.js";
 import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
@@ -175,6 +177,10 @@ function bindEvents() {
 }
 
 whenSessionExpires(endSession);
+whenRolesChange(() => {
+  renderRoomOnline();
+  showModerationButton();
+});
 whenNotificationClicked((key) => {
   if (state.conversations.has(key)) activate(key);
 });
