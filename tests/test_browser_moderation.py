@@ -30,8 +30,10 @@ def system_line(person: Person, text: str) -> Any:
     return person.page.locator('#message-list [data-testid="system-line"]', has_text=text)
 
 
-def owner_and_member(people: Callable[[str], Person], owner: str, member: str, room: str) -> tuple[Person, Person, str]:
-    boss, guest = people(owner), people(member)
+def owner_and_member(
+    open_person: Callable[[str], Person], owner: str, member: str, room: str
+) -> tuple[Person, Person, str]:
+    boss, guest = open_person(owner), open_person(member)
     boss.register()
     guest.register()
     room_id = create_room(boss, room)
@@ -40,7 +42,9 @@ def owner_and_member(people: Callable[[str], Person], owner: str, member: str, r
     return boss, guest, room_id
 
 
-def moderate(person: Person, username: str, item: str, *, reason: str = "", duration: str | None = None) -> None:
+def moderate(
+    person: Person, username: str, item: str, *, reason: str = "", duration: str | None = None
+) -> None:
     """Opens ``username``'s menu, picks ``item``, and confirms its dialog with a reason."""
     menu_button(person, username).click()
     person.page.get_by_role("menuitem", name=item).click()
@@ -139,13 +143,17 @@ def test_a_banned_member_is_refused_until_an_admin_unbans_them_from_the_moderati
     expect(lou.by_id("error-banner")).to_have_attribute("data-code", "banned")
     expect(lou.by_id("error-text")).to_contain_text("dee banned you from Banning place until it is lifted")
     lou.room_item(room_id).get_by_test_id("room-open").click()
-    expect(lou.by_id("error-text")).to_have_text("Joining Banning place failed. You are banned from Banning place until it is lifted.")
+    expect(lou.by_id("error-text")).to_have_text(
+        "Joining Banning place failed. You are banned from Banning place until it is lifted."
+    )
 
     dee.by_id("moderation-button").click()
     panel = dee.page.get_by_role("dialog", name="Moderation in Banning place")
     expect(panel).to_be_visible()
     expect(panel.get_by_test_id("moderation-entry")).to_have_count(1)
-    expect(panel.get_by_test_id("moderation-entry")).to_contain_text("dee banned lou until it is lifted: rude")
+    expect(panel.get_by_test_id("moderation-entry")).to_contain_text(
+        "dee banned lou until it is lifted: rude"
+    )
     panel.get_by_role("button", name="Unban lou").click()
     expect(panel.get_by_test_id("sanction")).to_have_count(0)
     expect(system_line(dee, "dee lifted the ban on lou")).to_have_count(1)
