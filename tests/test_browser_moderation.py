@@ -14,6 +14,7 @@ import pytest
 
 from tests.test_browser import Person, chat_server, chromium, people  # noqa: F401  (fixtures)
 from tests.test_browser_attention import create_room
+from tests.test_browser_layout import PHONE, SMALL_TARGETS, TOUCH_PX
 
 pytestmark = pytest.mark.browser
 
@@ -166,3 +167,54 @@ def test_a_banned_member_is_refused_until_an_admin_unbans_them_from_the_moderati
     dee.expect_message("sorry")
     dee.assert_nothing_ran()
     lou.assert_nothing_ran()
+
+
+def test_a_new_admin_gets_the_menu_of_their_level_at_once(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    eve, max_, room_id = owner_and_member(people, "eve", "max", "Admin place")
+    ned = people("ned")
+    ned.register()
+    ned.join(room_id)
+    expect = eve.expect
+    expect(menu_button(max_, "ned")).to_be_visible()
+    menu_button(max_, "ned").click()
+    expect(menu_items(max_)).to_have_text(["Message privately"])
+    max_.page.keyboard.press("Escape")
+
+    menu_button(eve, "max").click()
+    eve.page.get_by_role("menuitem", name="Make admin").click()
+    expect(system_line(max_, "max was made an admin by eve")).to_have_count(1)
+    expect(max_.by_id("moderation-button")).to_be_visible()
+    menu_button(max_, "ned").click()
+    expect(menu_items(max_)).to_have_text(["Message privately", "Kick…", "Mute…", "Ban…"])
+    max_.page.keyboard.press("Escape")
+    menu_button(max_, "eve").click()
+    expect(menu_items(max_)).to_have_text(["Message privately"])  # nobody acts on the owner
+    max_.page.keyboard.press("Escape")
+    menu_button(eve, "max").click()
+    expect(menu_items(eve)).to_have_text(["Message privately", "Kick…", "Mute…", "Ban…", "Remove admin"])
+
+    eve.page.get_by_role("menuitem", name="Kick…").click()  # the dialog's Escape does nothing
+    eve.page.keyboard.press("Escape")
+    expect(eve.page.get_by_role("dialog")).to_be_hidden()
+    expect(menu_button(eve, "max")).to_be_focused()
+    expect(system_line(eve, "was kicked")).to_have_count(0)
+    eve.assert_nothing_ran()
+    max_.assert_nothing_ran()
+
+
+def test_on_a_phone_the_menu_and_its_items_are_big_enough_for_a_finger(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    fay, oli, _ = owner_and_member(people, "fay", "oli", "Phone place")
+    fay.page.set_viewport_size(PHONE)
+    fay.by_id("toggle-people").click()
+    menu_button(fay, "oli").click()
+    fay.expect(fay.page.get_by_role("menu")).to_be_visible()
+    assert fay.page.evaluate(SMALL_TARGETS, TOUCH_PX) == []
+    fay.page.get_by_role("menuitem", name="Mute…").click()
+    fay.expect(fay.page.get_by_role("dialog")).to_be_visible()
+    assert fay.page.evaluate(SMALL_TARGETS, TOUCH_PX) == []
+    fay.assert_nothing_ran()
+    oli.assert_nothing_ran()
