@@ -23,6 +23,7 @@ import { $ } from "./dom.js";
 import { joinRoom, leaveRoom } from "./membership.js";
 import { toggleFold } from "./message-body.js";
 import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
+import { closeMenu } from "./member-menu.js";
 import { showModerationButton } from "./moderation-panel.js";
 import { whenRolesChange } from "./moderation.js";
 import { toggleNotifications, whenNotificationClicked } from "./notifications.js";
@@ -177,7 +178,8 @@ function bindEvents() {
 }
 
 whenSessionExpires(endSession);
-whenRolesChange(() => {
+whenRolesChange((roomId) => {
+  if (roomId === null) closeMenu(false);
   renderRoomOnline();
   showModerationButton();
 });

@@ -85,6 +85,7 @@ function openPanel() {
   node.querySelector("h2").textContent = "Moderation in " + conv.title;
   drawSanctions();
   node.querySelector('[data-testid="moderation-log"]').replaceChildren();
+  node.querySelector('[data-testid="moderation-log-older"]').hidden = true;
   node.showModal();
   loadLog(true);
 }

@@ -32,7 +32,8 @@ const rooms = new Map();
 const myMutes = new Map();
 let rolesChanged = () => {};
 
-// render.js sits above this module: it tells us how to redraw the member list.
+// render.js sits above this module: main.js tells us how to redraw what depends on
+// the levels, `handler(roomId)`; null: everything was forgotten (a logout).
 export function whenRolesChange(handler) {
   rolesChanged = handler;
 }
@@ -236,7 +237,9 @@ export function showMuteNote() {
   node.textContent = "You are muted in " + conv.title + " " + untilText(until) + ": your messages are not sent.";
 }
 
+// The session ended: nothing of it stays known, and nothing of it stays open.
 export function forgetModeration() {
   rooms.clear();
   myMutes.clear();
+  rolesChanged(null);
 }
