@@ -218,3 +218,27 @@ def test_on_a_phone_the_menu_and_its_items_are_big_enough_for_a_finger(
     assert fay.page.evaluate(SMALL_TARGETS, TOUCH_PX) == []
     fay.assert_nothing_ran()
     oli.assert_nothing_ran()
+
+
+def test_a_refusal_of_the_server_is_shown_in_its_words(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    gus, pat = people("gus"), people("pat")
+    gus.register()
+    pat.register()
+    room_id = create_room(gus, "Stale place")
+
+    def claim_admin(route: Any) -> None:  # a stale answer: pat believes they moderate
+        answer = route.fetch()
+        route.fulfill(response=answer, json=answer.json() | {"owner": None, "you": "admin", "sanctions": []})
+
+    pat.page.route(f"**/api/v1/rooms/{room_id}/roles", claim_admin)
+    pat.join(room_id)
+    moderate(pat, "gus", "Kick…", reason="mine now")
+    pat.expect(pat.by_id("error-banner")).to_have_attribute("data-code", "forbidden")
+    pat.expect(pat.by_id("error-text")).to_have_text(
+        "Kicking gus failed. Only the room's admins and its owner moderate it."
+    )
+    gus.expect(gus.tab(f"room:{room_id}")).to_have_attribute("aria-selected", "true")
+    gus.assert_nothing_ran()
+    pat.assert_nothing_ran()
