@@ -99,6 +99,25 @@ class ModerationTables:
 
     async def accept_invite(self, room_id: str, user: User) -> ModerationAction | None:
         return await self.members.accept(room_id, user)
+    async def roles(self, room_id: str, owner_id: str | None, limit: int) -> tuple[User | None, list[User]]:
+        """The room's owner (``owner_id``, named) and its first ``limit`` admins in the order they were made."""
+
+        async def query() -> tuple[User | None, list[User]]:
+            ids = await (
+                RoomRoleRow.filter(room_id=room_id, role=ADMIN)
+                .order_by("granted_at", "user_id")
+                .limit(limit)
+                .values_list("user_id", flat=True)
+            )
+            wanted = [str(i) for i in ids] + ([] if owner_id is None else [owner_id])
+            rows = await UserRow.filter(id__in=wanted).values_list("id", "username") if wanted else []
+            named = {str(i): str(n) for i, n in rows}
+            owner = User(owner_id, named[owner_id]) if owner_id is not None and owner_id in named else None
+            return owner, [User(str(i), named[str(i)]) for i in ids if str(i) in named]
+
+        if NUL in room_id:
+            return None, []
+        return await self._bridge.call(query)
 
     async def record(self, action: ModerationAction) -> None:
         """The action's effect on the roles or sanctions and its log entry, in one transaction."""

@@ -6,7 +6,8 @@ evaluation is not a page script, so the page's Content-Security-Policy, which
 allows none but its own, stays as it is) and runs every rule axe runs by default
 (WCAG 2 A and AA, best practices). The screens: the login form with an error, a
 room with messages (runs, a date, a link, a folded message), a private
-conversation, the offline banner, and a phone with each drawer open.
+conversation, a member's moderation menu, its reason dialog, the Moderation
+panel, the offline banner, and a phone with each drawer open.
 
 Uses the browser set-up of ``test_browser.py`` (its Chromium, its server process,
 its people; same skips, same CI rule).
@@ -75,6 +76,18 @@ def test_the_main_screens_have_no_serious_or_critical_accessibility_violation(
     post(yves, room, "\n".join(f"line {n} of a long paste" for n in range(1, 31)))
     xena.expect_message("line 30 of a long paste")
     found["a room with messages"] = scan(xena, axe_source)
+
+    xena.page.locator("#room-online-list").get_by_role("button", name="Actions for yves").click()
+    xena.expect(xena.page.get_by_role("menu")).to_be_visible()
+    found["a member's menu"] = scan(xena, axe_source)
+    xena.page.get_by_role("menuitem", name="Mute…").click()
+    xena.expect(xena.page.get_by_role("dialog")).to_be_visible()
+    found["the reason dialog"] = scan(xena, axe_source)
+    xena.page.keyboard.press("Escape")
+    xena.by_id("moderation-button").click()
+    xena.expect(xena.page.get_by_test_id("moderation-panel")).to_be_visible()
+    found["the moderation panel"] = scan(xena, axe_source)
+    xena.page.keyboard.press("Escape")
 
     yves_id = xena.user_id_of("yves")
     xena.online_user("room-online-list", "yves").click()

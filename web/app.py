@@ -31,6 +31,7 @@ from web.metrics import metrics_response
 from web.moderation_api import moderation
 from web.openapi import METRICS, PAGE, WS_HANDSHAKE, describe, install
 from web.reads_api import reads
+from web.roles_api import roles
 from web.schemas import Health
 from web.services import Services, services
 from web.session_api import session
@@ -55,6 +56,7 @@ def create_app(svc: Services, *, metrics_here: bool = True) -> QuartTrio:
     app.register_blueprint(reads)
     app.register_blueprint(session)
     app.register_blueprint(moderation)
+    app.register_blueprint(roles)
     app.register_blueprint(blocks)
     app.register_blueprint(membership)
     app.register_error_handler(ApiError, api_error_response)

@@ -20,6 +20,8 @@ export const ERROR_TEXT = {
   unavailable: "The server cannot do that for a moment: please try again shortly.",
   blocked: "No private messages pass between you and this user.",
   block_limit: "Your block list is full: unblock someone first.",
+  muted: "You are muted in this room: your message was not sent.",
+  banned: "You are banned from this room.",
 };
 
 // Close codes the server uses on purpose, and what we tell the user about them.

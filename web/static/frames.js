@@ -11,6 +11,7 @@ import { describeError } from "./error-text.js";
 import { loadInvites, onInviteAnswered, onInviteSent, onInvited } from "./invites.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
+import { loadRoles, onKicked, onModerationNotice, refusalText } from "./moderation.js";
 import { showRoomOnline, showSiteOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
@@ -50,7 +51,10 @@ export function onFrame(frame, command) {
 }
 
 const FRAME_HANDLERS = {
-  joined: joinedRoom,
+  joined: (frame, command) => {
+    joinedRoom(frame, command);
+    loadRoles(frame.room && frame.room.room_id);
+  },
   synced: onSynced,
   refreshed: () => {},
   left: (frame) => leftRoom(frame.room_id),
@@ -68,6 +72,8 @@ const FRAME_HANDLERS = {
   invite_sent: onInviteSent,
   invite_accepted: onInviteAnswered,
   invite_declined: onInviteAnswered,
+  moderated: () => {}, // the room's notice says it, to everyone at once
+  kicked: onKicked,
   error: onError,
 };
 
@@ -102,7 +108,8 @@ function onSystem(frame) {
   if (conv) {
     const who = frame.user ? frame.user.username : "Someone";
     const fallback = who + (frame.event === "join" ? " joined" : " left");
-    addSystemLine(conv, frame.content || fallback, frame.timestamp, frame.event, who);
+    const text = onModerationNotice(frame) || frame.content || fallback;
+    addSystemLine(conv, text, frame.timestamp, frame.event, who);
   }
   // Membership changed: the online lists and the counts in the room list are stale.
   if (state.conversations.has("room:" + frame.room_id)) {
@@ -119,7 +126,7 @@ function onError(frame, command) {
     reconnectWithToken();
     return;
   }
-  const text = describeError(frame.code, frame.message);
+  const text = refusalText(frame, command) || describeError(frame.code, frame.message);
   const what = command ? command.what : null;
   showError(what ? what + " failed. " + text : text, frame.code);
   if (!command) return;

@@ -24,9 +24,12 @@ import { onInviteListClick, onInviteSubmit } from "./invites.js";
 import { joinRoom, leaveRoom } from "./membership.js";
 import { toggleFold } from "./message-body.js";
 import { jumpToLatest, markAway, noteScroll, pageShown } from "./message-list.js";
+import { closeMenu } from "./member-menu.js";
+import { showModerationButton } from "./moderation-panel.js";
+import { whenRolesChange } from "./moderation.js";
 import { toggleNotifications, whenNotificationClicked } from "./notifications.js";
 import { retryGaps } from "./recovery.js";
-import { closeOpenDrawer, closePanels, renderNotifyButton, renderTabs, togglePanel } from "./render.js";
+import { closeOpenDrawer, closePanels, renderNotifyButton, renderRoomOnline, renderTabs, togglePanel } from "./render.js";
 import { renewIfDue } from "./renewal.js";
 import { createRoom, loadMoreRooms, refreshRooms } from "./rooms.js";
 import { endSession, logOut, onLoginSubmit, onRegisterClick, resumeSession } from "./session.js";
@@ -179,6 +182,11 @@ function bindEvents() {
 }
 
 whenSessionExpires(endSession);
+whenRolesChange((roomId) => {
+  if (roomId === null) closeMenu(false);
+  renderRoomOnline();
+  showModerationButton();
+});
 whenNotificationClicked((key) => {
   if (state.conversations.has(key)) activate(key);
 });

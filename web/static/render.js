@@ -9,7 +9,10 @@
 import { showBlockButton } from "./blocks.js";
 import { showInviteForm } from "./invites.js";
 import { $, el } from "./dom.js";
+import { addMemberMenus } from "./member-menu.js";
 import { showMessages } from "./message-list.js";
+import { showModerationButton } from "./moderation-panel.js";
+import { showMuteNote } from "./moderation.js";
 import { notificationState } from "./notifications.js";
 import { showLinkState } from "./offline.js";
 import { activeConversation, isActive, state } from "./state.js";
@@ -116,6 +119,7 @@ export function renderActiveConversation() {
   showMessages(conv);
   showBlockButton();
   showInviteForm();
+  showModerationButton();
   renderRoomOnline();
   updateComposer();
 }
@@ -141,6 +145,7 @@ export function renderRoomOnline() {
   );
   title.title = "In " + conv.title + ": " + users.length + " online";
   renderUserList($("room-online-list"), users);
+  addMemberMenus($("room-online-list"), conv.id);
 }
 
 export function renderSiteOnline() {
@@ -220,6 +225,7 @@ export function updateComposer() {
   if (conv) hint = conv.kind === "room" ? "Message " + conv.title : "Message " + conv.title + " privately";
   if (conv && !state.connected) hint = "Offline: waiting for the connection…";
   $("message-input").placeholder = hint;
+  showMuteNote();
 }
 
 // The notifications button says what pressing it does; the hint below it, why.

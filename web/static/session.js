@@ -17,6 +17,7 @@ import { $ } from "./dom.js";
 import { ERROR_TEXT } from "./error-text.js";
 import { onConnected, onDisconnected, onFrame } from "./frames.js";
 import { markAway } from "./message-list.js";
+import { forgetModeration } from "./moderation.js";
 import { refreshSiteOnline } from "./online.js";
 import { clearChat, renderActiveConversation, setStatus, showCurrentUser, showView } from "./render.js";
 import { keepTokenFresh, renewFromLogin, stopRenewing } from "./renewal.js";
@@ -165,6 +166,7 @@ export function endSession(reason) {
   stopRefreshingRooms();
   stopConnection();
   clearSession();
+  forgetModeration();
   clearChat();
   renderActiveConversation();
   setStatus("offline", "");
