@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.conftest import Account, Api, Connect
 from tests.test_moderation import act, new_room
+from tests.test_private_rooms import private_room
 
 
 async def roles_of(api: Api, who: Account | None, room_id: str) -> Any:
@@ -55,3 +56,12 @@ async def test_a_configured_room_without_an_owner_and_the_refusals(api: Api) -> 
     missing = await roles_of(api, member, "nowhere")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "room_not_found"
     assert (await roles_of(api, None, "lobby")).status_code == 401
+
+
+async def test_a_private_rooms_roles_are_its_members_business_only(api: Api) -> None:
+    owner, outsider = await api.account(), await api.account()
+    room = (await private_room(api, owner))["room_id"]
+    assert (await roles_of(api, owner, room)).json()["you"] == "owner"
+    hidden = await roles_of(api, outsider, room)
+    assert hidden.status_code == 404, "the same answer as for a room that does not exist"
+    assert hidden.json()["error"] == {"code": "room_not_found", "message": f"there is no room {room!r}"}

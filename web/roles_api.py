@@ -5,7 +5,8 @@ take (a member's menu without Kick on the owner), so the answer names the
 room's owner and admins, and the caller's own level (``you``): a site
 administrator is told ``owner``, the level they act at, though they are not
 listed. Readable by every signed-in user, like the room's details and its
-online list: the roles of a room are as public as its members. The mutes
+online list: the roles of a room are as public as its members (a private
+room's to its members only: 404 for anyone else, as for no room). The mutes
 and bans in force (``sanctions``) are shown to those who may lift them, the
 room's admins and owner; anyone else gets null there. Both lists are
 bounded (:data:`ADMINS_SHOWN`, :data:`SANCTIONS_SHOWN`); the moderation log
@@ -24,8 +25,8 @@ from quart import Blueprint, jsonify
 from quart.typing import ResponseReturnValue
 
 from actors.moderation import Level, Moderation
+from web.api import room_or_404
 from web.auth import current_user
-from web.errors import ApiError
 from web.openapi import describe
 from web.schemas import User, _Wire
 from web.services import services
@@ -69,8 +70,7 @@ async def room_roles(room_id: str) -> ResponseReturnValue:
     """The room's owner and admins, the caller's level, and for moderators the mutes and bans in force."""
     svc = services()
     me = await current_user(svc)
-    if await svc.db.get_room(room_id) is None:
-        raise ApiError(404, "room_not_found", f"there is no room {room_id!r}")
+    await room_or_404(svc, room_id, me)  # a private room is nobody's business but its members'
     tables = svc.db.moderation
     loaded = await tables.load(room_id)
     site = await tables.site_roles([me.user_id])
