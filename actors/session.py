@@ -62,6 +62,7 @@ from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
 from actors.typing_request import request_typing
+from actors.watch_request import WatchPresence, request_watch
 from wire import close_codes, events
 from wire.commands import (
     AskOnline,
@@ -342,6 +343,8 @@ class Session:
                 await request_block(command, self.handle, self._deps)
             case Typing():
                 await request_typing(command, self.handle, self._deps, self._tell_room)
+            case WatchPresence():
+                await request_watch(command, self.handle, self._deps)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:
