@@ -86,7 +86,9 @@ return n
 """
 
 ONLINE = """
--- KEYS: online sessions, online users, node online   ARGV: user id, user JSON, +1 or -1
+-- KEYS: online sessions, online users, node online, control channel
+-- ARGV: user id, user JSON, +1 or -1, '1' when going offline waits for a grace (SETTLE_OFFLINE says it later)
+-- The first session anywhere and the last one publish the user's presence change, in the order they ran.
 local left = redis.call('HINCRBY', KEYS[3], ARGV[1], tonumber(ARGV[3]))
 if left <= 0 then redis.call('HDEL', KEYS[3], ARGV[1]) end
 if left < 0 then return -1 end
@@ -94,10 +96,22 @@ local n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[3]))
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  if ARGV[4] ~= '1' then
+    redis.call('PUBLISH', KEYS[4], '{"order":"presence","online":false,"user":' .. ARGV[2] .. '}')
+  end
 elseif n == 1 and tonumber(ARGV[3]) > 0 then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('PUBLISH', KEYS[4], '{"order":"presence","online":true,"user":' .. ARGV[2] .. '}')
 end
 return n
+"""
+
+SETTLE_OFFLINE = """
+-- KEYS: online sessions, control channel   ARGV: user id, user JSON
+-- A grace ran out: the user went offline, unless a session of theirs came back meanwhile (on any process).
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') > 0 then return 0 end
+redis.call('PUBLISH', KEYS[2], '{"order":"presence","online":false,"user":' .. ARGV[2] .. '}')
+return 1
 """
 
 REAP = """
@@ -131,8 +145,12 @@ local online = redis.call('HGETALL', KEYS[3])
 for i = 1, #online, 2 do
   local n = redis.call('HINCRBY', ns .. ':online:sessions', online[i], -tonumber(online[i + 1]))
   if n <= 0 then
+    local who = redis.call('HGET', ns .. ':online:users', online[i])
     redis.call('HDEL', ns .. ':online:sessions', online[i])
     redis.call('HDEL', ns .. ':online:users', online[i])
+    if who then
+      redis.call('PUBLISH', ns .. ':control', '{"order":"presence","online":false,"user":' .. who .. '}')
+    end
   end
 end
 redis.call('DEL', KEYS[2], KEYS[3])

@@ -1,0 +1,79 @@
+"""Presence subscriptions in the cluster mode: a user coming or going on one process reaches watchers on another."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from tests.conftest import Api, Connect, start_server
+from tests.test_cluster import Pair, cluster_config, pair, until_online
+
+pytestmark = pytest.mark.cluster
+__all__ = ["pair"]  # the fixture, shared with test_cluster.py
+
+
+def presence_of(frame: dict[str, Any]) -> tuple[str, bool]:
+    assert frame["type"] == "presence", frame
+    return frame["user"]["user_id"], frame["online"]
+
+
+async def test_coming_online_on_one_process_reaches_a_watcher_on_the_other_once(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    watcher = await pair.connect_a(alice)
+    reply = await watcher.command({"type": "watch", "user_ids": [bob.user_id, alice.user_id]})
+    assert reply["online"] == [alice.user]
+
+    first = await pair.connect_b(bob)
+    assert presence_of(await watcher.recv(timeout=10)) == (bob.user_id, True)
+    second = await pair.connect_a(bob)  # a second session, on the watcher's process: nothing new
+    await until_online(second, bob.user_id)
+    await first.ws.aclose()
+    await second.ws.aclose()
+    assert presence_of(await watcher.recv(timeout=10)) == (bob.user_id, False)
+
+    # A process that watches a user nobody watched there before reads their state from Redis.
+    carol = await pair.api_b.account()
+    bob_again = await pair.connect_b(bob)
+    await until_online(bob_again, bob.user_id)
+    other = await pair.connect_a(carol)
+    assert (await other.command({"type": "watch", "user_ids": [bob.user_id]}))["online"] == [bob.user]
+    assert presence_of(await watcher.recv(timeout=10)) == (bob.user_id, True)
+
+
+async def test_a_block_on_one_process_hides_the_blocker_from_a_watcher_on_the_other(pair: Pair) -> None:
+    alice, bob = await pair.api_a.account(), await pair.api_a.account()
+    bob_b = await pair.connect_b(bob)
+    watcher = await pair.connect_a(alice)
+    await until_online(watcher, bob.user_id)
+    assert (await watcher.command({"type": "watch", "user_ids": [bob.user_id]}))["online"] == [bob.user]
+    await bob_b.command({"type": "block", "user_id": alice.user_id})
+    assert presence_of(await watcher.recv(timeout=10)) == (bob.user_id, False)
+    await bob_b.command({"type": "unblock", "user_id": alice.user_id})
+    assert presence_of(await watcher.recv(timeout=10)) == (bob.user_id, True)
+
+
+async def test_a_reload_that_lands_on_the_other_process_within_the_grace_shows_watchers_nothing(
+    tmp_path: Path, cluster_db_url: str, redis_url: str, nursery: trio.Nursery
+) -> None:
+    shared = cluster_config(tmp_path, cluster_db_url, redis_url, leave_grace=1.0)
+    a, b = await start_server(nursery, shared), await start_server(nursery, shared)
+    api = Api(a)
+    alice, bob = await api.account(), await api.account()
+    watcher = await Connect(b, nursery)(bob)
+    tab = await Connect(a, nursery)(alice, query="&linger=30")
+    await until_online(watcher, alice.user_id)
+    assert (await watcher.command({"type": "watch", "user_ids": [alice.user_id]}))["online"] == [alice.user]
+    await tab.ws.aclose()
+    back = await Connect(b, nursery)(alice, query="&linger=30")
+    await until_online(watcher, alice.user_id)
+    with trio.move_on_after(1.5):  # past the grace
+        frame = await watcher.recv(timeout=3)
+        raise AssertionError(f"pushed: {frame}")
+    await back.ws.aclose()
+    started = trio.current_time()
+    assert presence_of(await watcher.recv(timeout=10)) == (alice.user_id, False)
+    assert trio.current_time() - started >= 0.9, "offline came before the grace ran out"
+    await api.http.aclose()
