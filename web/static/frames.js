@@ -10,7 +10,7 @@ import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage }
 import { describeError } from "./error-text.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
-import { showRoomOnline, showSiteOnline } from "./online.js";
+import { askSiteOnline, onPresence, onSiteOnline, onWatching, rewatch, showRoomOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
 import { onTyping, typistPosted } from "./typing.js";
@@ -25,7 +25,8 @@ export function onConnected() {
   for (const roomId of state.wantedRooms) joinRoom(roomId);
   syncPrivate();
   restoreConversations();
-  send({ type: "online" });
+  askSiteOnline();
+  rewatch();
   updateComposer();
 }
 
@@ -62,6 +63,8 @@ const FRAME_HANDLERS = {
   read_marker: applyReadMarker,
   typing: onTyping,
   block_changed: onBlockChanged,
+  watching: onWatching,
+  presence: onPresence,
   error: onError,
 };
 
@@ -72,10 +75,10 @@ function onAck(frame, command) {
   }
 }
 
-function onOnline(frame) {
+function onOnline(frame, command) {
   const users = Array.isArray(frame.users) ? frame.users : [];
   if (typeof frame.room_id === "string") showRoomOnline(frame.room_id, users);
-  else showSiteOnline(users);
+  else onSiteOnline(users, command);
 }
 
 function onGroupMessage(message) {
@@ -102,7 +105,7 @@ function onSystem(frame) {
   if (state.conversations.has("room:" + frame.room_id)) {
     send({ type: "online", room_id: frame.room_id });
   }
-  send({ type: "online" });
+  askSiteOnline();
   scheduleRefresh();
 }
 
