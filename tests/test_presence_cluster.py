@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 import trio
 
+from cluster.node import REAP_EVERY
+from tests.cluster import ON_MARIADB, StartCluster
 from tests.conftest import Api, Connect, start_server
 from tests.test_cluster import Pair, cluster_config, pair, until_online
+from tests.test_cluster_processes import AFTER_A_DEATH, account, online, session
 
 pytestmark = pytest.mark.cluster
 __all__ = ["pair"]  # the fixture, shared with test_cluster.py
@@ -77,3 +80,26 @@ async def test_a_reload_that_lands_on_the_other_process_within_the_grace_shows_w
     assert presence_of(await watcher.recv(timeout=10)) == (alice.user_id, False)
     assert trio.current_time() - started >= 0.9, "offline came before the grace ran out"
     await api.http.aclose()
+
+
+@ON_MARIADB
+async def test_the_users_of_a_killed_process_go_offline_for_watchers_on_the_others(
+    start_cluster: StartCluster, nursery: trio.Nursery
+) -> None:
+    cluster = await start_cluster(2)
+    carol, bob, dave = [await account(cluster) for _ in range(3)]
+    p0, p1 = cluster.nodes[0].ws_url, cluster.nodes[1].ws_url
+    watcher = await session(nursery, p0, carol, join=())
+    await session(nursery, p1, bob, join=())
+    await session(nursery, p1, dave, join=())
+    await session(nursery, p0, dave, join=())  # dave has a session elsewhere: he stays
+    with trio.fail_after(10):
+        while sorted(await online(watcher)) != sorted([bob.user_id, carol.user_id, dave.user_id]):
+            await trio.sleep(0.05)
+    reply = await watcher.command({"type": "watch", "user_ids": [bob.user_id, dave.user_id]})
+    assert sorted(u["user_id"] for u in reply["online"]) == sorted([bob.user_id, dave.user_id])
+    await cluster.kill(1)
+    assert presence_of(await watcher.expect("presence", timeout=AFTER_A_DEATH)) == (bob.user_id, False)
+    with trio.move_on_after(REAP_EVERY * 2):  # the survivor looks for the dead again: nothing more
+        frame = await watcher.expect("presence", timeout=REAP_EVERY * 3)
+        raise AssertionError(f"pushed: {frame}")
