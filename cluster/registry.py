@@ -31,9 +31,11 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
   same step (one Lua script, so the publications keep the counts' order);
   every process hears each change once and gives it to its own watchers
   (:class:`actors.messages.PresenceChanged`), a dict lookup for users nobody
-  watches here. A last session that asked for a grace publishes nothing;
-  when the grace runs out, this process publishes the going unless a session
-  came back meanwhile, anywhere (:meth:`cluster.link.RedisLink.settle_offline`).
+  watches here. A last session that asked for a grace publishes nothing and
+  leaves the user pending in Redis; when the grace runs out, this process
+  publishes the going unless a session came back meanwhile, anywhere
+  (:meth:`cluster.link.RedisLink.settle_offline`); should it stop first, the
+  node actors say it (:meth:`cluster.link.RedisLink.sweep_offline`).
   A reaped process's users go offline the same way. A new ``watch`` reads the
   state of users nobody watched here from Redis (one HMGET).
 * **Without its subscription** (Redis lost, and not yet subscribed again)
@@ -119,9 +121,12 @@ class ClusterRegistry(Registry):
                 await super()._handle(message)
                 if self._counted.pop(session.session_id, None) == self._subscriber.generation:
                     with contextlib.suppress(ClusterUnavailable):
-                        linger = session.linger > 0
-                        if await self._link.online(session.user.to_wire(), -1, linger=linger) == 0 and linger:
-                            self.lingering.start(session.user, session.linger)
+                        grace = session.linger
+                        if (
+                            await self._link.online(session.user.to_wire(), -1, grace=grace) == 0
+                            and grace > 0
+                        ):
+                            self.lingering.start(session.user, grace)
                 if not self.presence.sessions_of(session.user.user_id):
                     self._user_upto.pop(session.user.user_id, None)
                     await self._subscriber.unfollow(self._link.user_channel(session.user.user_id))

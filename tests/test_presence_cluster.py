@@ -10,9 +10,9 @@ import trio
 
 from cluster.node import REAP_EVERY
 from tests.cluster import ON_MARIADB, StartCluster
-from tests.conftest import Api, Connect, start_server
+from tests.conftest import Api, Connect, open_ws, start_server
 from tests.test_cluster import Pair, cluster_config, pair, until_online
-from tests.test_cluster_processes import AFTER_A_DEATH, account, online, session
+from tests.test_cluster_processes import AFTER_A_DEATH, Session, account, online, session
 
 pytestmark = pytest.mark.cluster
 __all__ = ["pair"]  # the fixture, shared with test_cluster.py
@@ -103,3 +103,23 @@ async def test_the_users_of_a_killed_process_go_offline_for_watchers_on_the_othe
     with trio.move_on_after(REAP_EVERY * 2):  # the survivor looks for the dead again: nothing more
         frame = await watcher.expect("presence", timeout=REAP_EVERY * 3)
         raise AssertionError(f"pushed: {frame}")
+
+
+@ON_MARIADB
+async def test_a_grace_whose_process_was_killed_ends_on_another_process(
+    start_cluster: StartCluster, nursery: trio.Nursery
+) -> None:
+    cluster = await start_cluster(2)
+    carol, bob = await account(cluster), await account(cluster)
+    watcher = await session(nursery, cluster.nodes[0].ws_url, carol, join=())
+    tab = Session(await open_ws(nursery, f"{cluster.nodes[1].ws_url}?token={bob.token}&linger=1"))
+    with trio.fail_after(10):
+        while bob.user_id not in await online(watcher):
+            await trio.sleep(0.05)
+    assert (await watcher.command({"type": "watch", "user_ids": [bob.user_id]}))["online"] == [bob.user]
+    await tab.ws.aclose()
+    with trio.fail_after(10):  # counted out, his grace running on the process about to die
+        while bob.user_id in await online(watcher):
+            await trio.sleep(0.05)
+    await cluster.kill(1)
+    assert presence_of(await watcher.expect("presence", timeout=AFTER_A_DEATH)) == (bob.user_id, False)
