@@ -14,7 +14,8 @@ Contract:
 * **Owner**: one :class:`Departures` per room actor incarnation; only the
   room's own task adds to it and takes from it. Its :meth:`Departures.watch`
   task, in the room's nursery, only tells the room (:class:`actors.messages.DeparturesDue`)
-  when the earliest wait has ended.
+  when the earliest wait has ended. The registry keeps one the same way for
+  site-wide presence (:mod:`actors.presence_watch`).
 * **Bounded**: one entry per session that ended with ``linger`` while it was
   its user's last in the room; the room's members bound them.
 * What a departure carries is the room's: a user id in one process, the
@@ -29,10 +30,10 @@ from typing import Generic, TypeVar
 
 import trio
 
-from actors.messages import DeparturesDue, RoomMsg
 from actors.ref import ActorGone, ActorRef
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class Departures(Generic[T]):
@@ -68,8 +69,8 @@ class Departures(Generic[T]):
         self._changed.set()
         self._changed = trio.Event()
 
-    async def watch(self, ref: ActorRef[RoomMsg]) -> None:
-        """Tell the room whenever the earliest departure is due."""
+    async def watch(self, ref: ActorRef[M], due: M) -> None:
+        """Tell the owner (``ref``) ``due`` whenever the earliest departure is due."""
         while True:
             changed = self._changed
             deadline = self._heap[0][0] if self._heap else float("inf")
@@ -77,7 +78,7 @@ class Departures(Generic[T]):
                 await changed.wait()
                 continue
             try:
-                await ref.tell(DeparturesDue())
+                await ref.tell(due)
             except ActorGone:
                 return
             while self._heap and self._heap[0][0] <= trio.current_time():

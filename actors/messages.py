@@ -298,6 +298,34 @@ class ShareInvite:
 
 
 @dataclass(frozen=True, slots=True)
+class Watch:
+    """``session`` watches exactly ``user_ids`` now (:mod:`actors.presence_watch`); ``reply``: whether it was done.
+
+    The registry hides the session's user's blockers as its block cache holds
+    them, and answers False, doing nothing, when the cache does not hold them
+    (a block changed while the session read them): the session reads them again.
+    """
+
+    session: SessionHandle
+    user_ids: frozenset[str]
+    ref: Ref
+    reply: Reply[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Cluster mode: a user came online or went offline site-wide (heard on the control channel)."""
+
+    user: User
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceDue:
+    """From the registry's own timer: a user's grace after their last session ended has run out."""
+
+
+@dataclass(frozen=True, slots=True)
 class PingSessions:
     """From the heartbeat: queue a WebSocket ping to every session."""
 
@@ -319,4 +347,7 @@ RegistryMsg = (
     | PrivateTyping
     | TypingArrived
     | ShareInvite
+    | Watch
+    | PresenceChanged
+    | PresenceDue
 )

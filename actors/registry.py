@@ -24,6 +24,10 @@ Contract:
   session, so the registry never waits for the database).
 * **Invites** to private rooms (:class:`actors.messages.ShareInvite`) are
   pushed to the invitee's sessions as ``invited``.
+* **Presence subscriptions** (:mod:`actors.presence_watch`): the sessions'
+  ``watch`` of users, answered from here, and ``presence`` pushed to them
+  when a watched user's first session comes or last one goes (after the
+  grace the session asked for); its index is cleaned when a session ends.
 * **Failure policy**: the registry is not restarted; a crash escalates and
   stops the server (its state is the truth about who is connected, and there
   is no way to rebuild it without the sessions reconnecting).
@@ -48,6 +52,8 @@ from actors.messages import (
     GetOnline,
     ListOnline,
     PingSessions,
+    PresenceChanged,
+    PresenceDue,
     PrivateTyping,
     PublishedPrivate,
     RegisterSession,
@@ -59,7 +65,9 @@ from actors.messages import (
     SyncPrivate,
     TypingArrived,
     UnregisterSession,
+    Watch,
 )
+from actors.presence_watch import Lingering, PresenceWatch
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages, open_mailbox
 from actors.typing import PeerTypingGate
@@ -116,6 +124,8 @@ class RegistryStats:
     sessions: int
     mailbox_depth: int
     delivery_depth: int
+    watching_sessions: int = 0
+    watched_users: int = 0
 
 
 class Registry:
@@ -128,6 +138,8 @@ class Registry:
         blocks: BlockCache | None = None,
     ) -> None:
         self.presence = Presence()
+        self.watch = PresenceWatch()
+        self.lingering = Lingering()
         self._blocks = blocks
         self._typing = PeerTypingGate()  # private typing notices, at most one per session and peer every 2 s
         self._journal = journal
@@ -152,6 +164,7 @@ class Registry:
             with mailbox:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._delivery.run)
+                    nursery.start_soon(self.lingering.timer.watch, ref, PresenceDue())
                     task_status.started(ref)
                     await handle_messages(mailbox, self._handle)
         except Exception as exc:
@@ -165,13 +178,18 @@ class Registry:
             case RoutePrivate(session, target, content, ref, accepted):
                 await self._route_private(session, target, content, ref, accepted)
             case RegisterSession(session):
-                if self.presence.add(session) and self._blocks is not None:
-                    self._blocks.present(session.user.user_id)
+                if self.presence.add(session):
+                    if self._blocks is not None:
+                        self._blocks.present(session.user.user_id)
+                    self._came_online(session.user)
                 self._connected_at[session.session_id] = self._delivered_upto
             case UnregisterSession(session):
                 self._typing.forget(session.session_id)
-                if self.presence.remove(session) and self._blocks is not None:
-                    self._blocks.absent(session.user.user_id)
+                self.watch.drop(session)
+                if self.presence.remove(session):
+                    if self._blocks is not None:
+                        self._blocks.absent(session.user.user_id)
+                    self._went_offline(session)
                 self._connected_at.pop(session.session_id, None)
             case SyncPrivate(session, since, ref):
                 await self._sync(session, since, ref)
@@ -206,8 +224,54 @@ class Registry:
                 await self._delivery.push(
                     Delivery(commit, lambda: self._hand_private(frame, message_id, user_id))
                 )
+            case Watch():
+                await self._watch_presence(message)
+            case PresenceChanged(user, online):
+                self.watch.changed(user, online)
+            case PresenceDue():
+                await self._presence_due()
             case _:
                 assert_never(message)
+
+    def _came_online(self, user: User) -> None:
+        """The user's first session (here; in one process, anywhere): watchers hear it, unless within the grace."""
+        if not self.lingering.back(user.user_id):
+            self.watch.changed(user, True)
+
+    def _went_offline(self, session: SessionHandle) -> None:
+        """The user's last session ended: watchers hear it now, or when the grace it asked for runs out."""
+        if session.linger > 0:
+            self.lingering.start(session.user, session.linger)
+        else:
+            self.watch.changed(session.user, False)
+
+    async def _presence_due(self) -> None:
+        for user in self.lingering.due():
+            if not self.presence.sessions_of(user.user_id):
+                self.watch.changed(user, False)
+
+    async def _watch_presence(self, message: Watch) -> None:
+        """``watch``: answered with who is online; not done (False) when the user's blockers are not in the cache."""
+        hidden: frozenset[str] = frozenset()
+        if self._blocks is not None:
+            held = self._blocks.get(message.session.user.user_id)
+            if held is None:
+                message.reply.send(False)
+                return
+            hidden = held.blocked_by
+        online = await self._online_of(self.watch.unknown(message.user_ids))
+        self.watch.watch(message.session, message.user_ids, hidden, online, message.ref)
+        message.reply.send(True)
+
+    async def _online_of(self, user_ids: list[str]) -> list[User]:
+        """Who of ``user_ids`` is online (a user within their grace is)."""
+        found = []
+        for user_id in user_ids:
+            sessions = self.presence.sessions_of(user_id)
+            user = sessions[0].user if sessions else self.lingering.get(user_id)
+            if user is not None:
+                found.append(user)
+        return found
 
     async def _route_private(
         self, session: SessionHandle, target: User, content: str, ref: Ref, accepted: float
@@ -261,6 +325,7 @@ class Registry:
         """A block list changed: forget both users' relations here; tell the user's sessions (one frame)."""
         if self._blocks is not None:
             self._blocks.changed(change.user_id, change.peer.user_id)
+        self.watch.block_changed(change.user_id, change.peer.user_id, change.blocked)
         if change.notify:
             frame = events.block_changed(change.peer, change.blocked)
             for s in self.presence.sessions_of(change.user_id):
@@ -305,9 +370,12 @@ class Registry:
 
     def statistics(self) -> RegistryStats:
         depth = self.ref.stats().depth if self.ref is not None else 0
+        watching = self.watch.statistics()
         return RegistryStats(
             users_online=self.presence.user_count,
             sessions=self.presence.session_count,
             mailbox_depth=depth,
             delivery_depth=self._delivery.depth,
+            watching_sessions=watching.watching_sessions,
+            watched_users=watching.watched_users,
         )

@@ -139,7 +139,7 @@ class Room:
             nursery.start_soon(self._delivery.run)
             if ref is not None:
                 nursery.start_soon(self.moderator.watch, ref)
-                nursery.start_soon(self._departures.watch, ref)
+                nursery.start_soon(self._departures.watch, ref, DeparturesDue())
             if self._restarted:
                 self._after_restart()
             task_status.started()

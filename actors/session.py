@@ -63,6 +63,7 @@ from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
 from actors.typing_request import request_typing
+from actors.watch_request import WatchPresence, request_watch
 from storage.interface import Invitations
 from wire import close_codes, events
 from wire.commands import (
@@ -349,6 +350,8 @@ class Session:
                 await answer_invite(command, self.handle, self._deps, self._tell_room)
             case Typing():
                 await request_typing(command, self.handle, self._deps, self._tell_room)
+            case WatchPresence():
+                await request_watch(command, self.handle, self._deps)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -84,6 +84,10 @@ class RedisLink:
         self._join = client.register_script(lua.JOIN)
         self._leave = client.register_script(lua.LEAVE)
         self._online = client.register_script(lua.ONLINE)
+        self._settle_offline = client.register_script(lua.SETTLE_OFFLINE)
+        self._sweep_offline = client.register_script(lua.SWEEP_OFFLINE)
+        self._pending_offline = f"{namespace}:online:pending"
+        """Users whose last session ended with a grace, by deadline: their going is said then."""
         self._reap = client.register_script(lua.REAP)
 
     def room_channel(self, room_id: str) -> str:
@@ -176,10 +180,40 @@ class RedisLink:
         users = await self.call(lambda: self.client.hvals(f"{self.ns}:room:{room_id}:users"))
         return [json.loads(u) for u in users]
 
-    async def online(self, user: dict[str, str], delta: int) -> None:
-        """Count a session of the user in (+1) or out (-1) of the site-wide online list."""
-        keys = [f"{self.ns}:online:sessions", f"{self.ns}:online:users", f"{self.ns}:node:{self.node}:online"]
-        await self._run(self._online, keys, [user["user_id"], _json(user), delta])
+    async def online(self, user: dict[str, str], delta: int, *, grace: float = 0) -> int:
+        """Count a session of the user in (+1) or out (-1) of the site-wide online list; their sessions now.
+
+        The first session anywhere and the last publish ``presence`` on the
+        control channel; with a ``grace`` (seconds) the last one is pending
+        instead, said by :meth:`settle_offline` or, should this process stop
+        first, by any process's :meth:`sweep_offline`.
+        """
+        keys = [
+            f"{self.ns}:online:sessions",
+            f"{self.ns}:online:users",
+            f"{self.ns}:node:{self.node}:online",
+            self.control,
+            self._pending_offline,
+        ]
+        args = [user["user_id"], _json(user), delta, int(grace * 1000)]
+        return int(await self._run(self._online, keys, args))
+
+    async def settle_offline(self, user: dict[str, str]) -> None:
+        """A grace ran out: publish that the user went offline, unless they have a session again."""
+        keys = [f"{self.ns}:online:sessions", self.control, self._pending_offline]
+        await self._run(self._settle_offline, keys, [user["user_id"], _json(user)])
+
+    async def sweep_offline(self, margin: float) -> int:
+        """Say the goings whose grace is overdue by ``margin`` seconds (their process stopped); how many."""
+        keys = [f"{self.ns}:online:sessions", self.control, self._pending_offline]
+        return int(await self._run(self._sweep_offline, keys, [int(margin * 1000)]))
+
+    async def online_of(self, user_ids: list[str]) -> list[dict[str, str]]:
+        """Those of ``user_ids`` online now (one HMGET)."""
+        if not user_ids:
+            return []
+        found = await self.call(lambda: self.client.hmget(f"{self.ns}:online:users", user_ids))
+        return [json.loads(u) for u in found if u is not None]
 
     async def online_users(self) -> list[dict[str, str]]:
         users = await self.call(lambda: self.client.hvals(f"{self.ns}:online:users"))

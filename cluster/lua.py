@@ -86,7 +86,10 @@ return n
 """
 
 ONLINE = """
--- KEYS: online sessions, online users, node online   ARGV: user id, user JSON, +1 or -1
+-- KEYS: online sessions, online users, node online, control channel, pending offline (sorted set)
+-- ARGV: user id, user JSON, +1 or -1, grace in ms ('0': none)
+-- The first session anywhere and the last publish the user's presence change, in the order they ran. A last
+-- one with a grace publishes nothing yet: it is pending until its deadline (SETTLE_OFFLINE, SWEEP_OFFLINE).
 local left = redis.call('HINCRBY', KEYS[3], ARGV[1], tonumber(ARGV[3]))
 if left <= 0 then redis.call('HDEL', KEYS[3], ARGV[1]) end
 if left < 0 then return -1 end
@@ -94,10 +97,49 @@ local n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[3]))
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  if tonumber(ARGV[4]) > 0 then
+    local t = redis.call('TIME')
+    redis.call('ZADD', KEYS[5], t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[4]), ARGV[2])
+  else
+    redis.call('PUBLISH', KEYS[4], '{"order":"presence","online":false,"user":' .. ARGV[2] .. '}')
+  end
 elseif n == 1 and tonumber(ARGV[3]) > 0 then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  redis.call('PUBLISH', KEYS[4], '{"order":"presence","online":true,"user":' .. ARGV[2] .. '}')
 end
 return n
+"""
+
+SETTLE_OFFLINE = """
+-- KEYS: online sessions, control channel, pending offline   ARGV: user id, user JSON
+-- A grace ran out: the user went offline, unless a session of theirs came back meanwhile (on any process),
+-- or a later grace of theirs is still running, or a sweep said it already.
+local due = redis.call('ZSCORE', KEYS[3], ARGV[2])
+if not due then return 0 end
+local t = redis.call('TIME')
+if tonumber(due) > t[1] * 1000 + math.floor(t[2] / 1000) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') > 0 then return 0 end
+redis.call('PUBLISH', KEYS[2], '{"order":"presence","online":false,"user":' .. ARGV[2] .. '}')
+return 1
+"""
+
+SWEEP_OFFLINE = """
+-- KEYS: online sessions, control channel, pending offline   ARGV: margin in ms
+-- Graces overdue by more than the margin, whose process stopped before it could say so: said here, once.
+local t = redis.call('TIME')
+local cutoff = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[1])
+local said = 0
+for _, who in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', cutoff, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', KEYS[3], who)
+  local user_id = cjson.decode(who)['user_id']
+  if tonumber(redis.call('HGET', KEYS[1], user_id) or '0') <= 0 then
+    redis.call('PUBLISH', KEYS[2], '{"order":"presence","online":false,"user":' .. who .. '}')
+    said = said + 1
+  end
+end
+return said
 """
 
 REAP = """
@@ -131,8 +173,12 @@ local online = redis.call('HGETALL', KEYS[3])
 for i = 1, #online, 2 do
   local n = redis.call('HINCRBY', ns .. ':online:sessions', online[i], -tonumber(online[i + 1]))
   if n <= 0 then
+    local who = redis.call('HGET', ns .. ':online:users', online[i])
     redis.call('HDEL', ns .. ':online:sessions', online[i])
     redis.call('HDEL', ns .. ':online:users', online[i])
+    if who then
+      redis.call('PUBLISH', ns .. ':control', '{"order":"presence","online":false,"user":' .. who .. '}')
+    end
   end
 end
 redis.call('DEL', KEYS[2], KEYS[3])

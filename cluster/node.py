@@ -7,7 +7,8 @@ Contract:
   for :data:`ALIVE_FOR` seconds. **Every** :data:`REAP_EVERY` **seconds** it
   reaps each known process whose key has expired (:meth:`RedisLink.reap`:
   its sessions leave every room and the online list, one ``leave`` notice
-  per user and room, exactly once however many processes reap at once), and
+  per user and room, exactly once however many processes reap at once),
+  says the goings whose grace a stopped process could not end, and
   settles the commits this process still waits for whose announcement is
   overdue, from the database. An overdue id this process numbered itself
   but does not have in its journal (an append that gave up on a silent Redis
@@ -87,6 +88,7 @@ class Node:
                     if trio.current_time() >= next_reap:
                         next_reap = trio.current_time() + REAP_EVERY
                         await self._reap_the_dead()
+                        await link.sweep_offline(REAP_EVERY)  # graces their process could not end
                         await self._settle_overdue()
                     if self._unreachable:
                         self._unreachable = False

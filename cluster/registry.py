@@ -28,6 +28,18 @@ Contract (what differs from :class:`actors.registry.Registry`, which it extends)
 * **Closing a user's sessions** (logout, password change) is published on
   the control channel, so every process closes those it holds; so is a new
   room, so every process pushes it to its sessions.
+* **Presence subscriptions**: counting a user's first session anywhere in,
+  or their last out, publishes the change on the control channel in the
+  same step (one Lua script, so the publications keep the counts' order);
+  every process hears each change once and gives it to its own watchers
+  (:class:`actors.messages.PresenceChanged`), a dict lookup for users nobody
+  watches here. A last session that asked for a grace publishes nothing and
+  leaves the user pending in Redis; when the grace runs out, this process
+  publishes the going unless a session came back meanwhile, anywhere
+  (:meth:`cluster.link.RedisLink.settle_offline`); should it stop first, the
+  node actors say it (:meth:`cluster.link.RedisLink.sweep_offline`).
+  A reaped process's users go offline the same way. A new ``watch`` reads the
+  state of users nobody watched here from Redis (one HMGET).
 * **Without its subscription** (Redis lost, and not yet subscribed again)
   the process holds no session: a session that connects meanwhile is
   closed at once with 1012, as the others were, since it could neither
@@ -52,6 +64,7 @@ from actors.messages import (
     CloseUserSessions,
     GetOnline,
     ListOnline,
+    PresenceChanged,
     PublishedPrivate,
     RegisterSession,
     RegistryMsg,
@@ -111,7 +124,12 @@ class ClusterRegistry(Registry):
                 await super()._handle(message)
                 if self._counted.pop(session.session_id, None) == self._subscriber.generation:
                     with contextlib.suppress(ClusterUnavailable):
-                        await self._link.online(session.user.to_wire(), -1)
+                        grace = session.linger
+                        if (
+                            await self._link.online(session.user.to_wire(), -1, grace=grace) == 0
+                            and grace > 0
+                        ):
+                            self.lingering.start(session.user, grace)
                 if not self.presence.sessions_of(session.user.user_id):
                     self._user_upto.pop(session.user.user_id, None)
                     await self._subscriber.unfollow(self._link.user_channel(session.user.user_id))
@@ -131,6 +149,23 @@ class ClusterRegistry(Registry):
                     reply.send(self.presence.online())
             case _:
                 await super()._handle(message)
+
+    def _came_online(self, user: User) -> None:
+        """Counting in publishes it (above); every process hears it on the control channel."""
+
+    def _went_offline(self, session: SessionHandle) -> None:
+        """Counting out publishes it, or starts the grace (above)."""
+
+    async def _presence_due(self) -> None:
+        for user in self.lingering.due():
+            with contextlib.suppress(ClusterUnavailable):  # then every session was closed: watchers too
+                await self._link.settle_offline(user.to_wire())
+
+    async def _online_of(self, user_ids: list[str]) -> list[User]:
+        try:
+            return [User(u["user_id"], u["username"]) for u in await self._link.online_of(user_ids)]
+        except ClusterUnavailable:
+            return await super()._online_of(user_ids)  # the best this process knows
 
     def _hand_private(self, frame: OutFrame, message_id: int, user_id: str) -> None:
         super()._hand_private(frame, message_id, user_id)
@@ -296,6 +331,12 @@ async def apply_control(registry: ActorRef[RegistryMsg], order: dict[str, Any]) 
                 AnnounceRoom(
                     RoomInfo(str(room["room_id"]), str(room["name"]), int(room["created_at"])), here_only=True
                 )
+            )
+    elif order.get("order") == "presence":
+        user = order["user"]
+        with contextlib.suppress(ActorGone):
+            await registry.tell(
+                PresenceChanged(User(str(user["user_id"]), str(user["username"])), bool(order["online"]))
             )
     elif order.get("order") == "close":
         with contextlib.suppress(ActorGone):

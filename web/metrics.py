@@ -59,6 +59,14 @@ class ChatCollector:
             "Private messages waiting for their commit before delivery.",
             registry.delivery_depth,
         )
+        yield GaugeMetricFamily(
+            "chat_presence_watching_sessions",
+            "Sessions watching users' presence.",
+            registry.watching_sessions,
+        )
+        yield GaugeMetricFamily(
+            "chat_presence_watched_users", "Users watched by a session here.", registry.watched_users
+        )
 
         rooms = svc.rooms.statistics()
         yield GaugeMetricFamily("chat_rooms_running", "Room actors running.", len(rooms))

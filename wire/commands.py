@@ -16,6 +16,8 @@ from wire.invites import AnswerInvite as AnswerInvite  # private rooms' invites,
 from wire.invites import InviteUser as InviteUser
 from wire.moderation import Moderate as Moderate  # a command like the others, defined beside its frames
 from wire.moderation import parse_moderation
+from wire.presence import BadWatch, parse_watch
+from wire.presence import WatchPresence as WatchPresence  # presence subscriptions, beside their description
 from wire.strict_json import InvalidJson, decode_json
 
 MAX_REF_LENGTH = 64
@@ -114,6 +116,7 @@ Command = (
     | InviteUser
     | AnswerInvite
     | Typing
+    | WatchPresence
 )
 
 MAX_TOKEN_LENGTH = 4096
@@ -273,6 +276,8 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)
             case "block" | "unblock":
                 return ChangeBlock(_identifier(obj, "user_id"), kind == "block", ref)
+            case "watch":
+                return parse_watch(obj, ref)
             case "refresh":
                 token = _field(obj, "token")
                 if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -284,7 +289,7 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
                 return FrameError("unknown_type", f"unknown command type {kind[:40]!r}", ref)
             case _:
                 return FrameError("bad_request", "type must be a string naming a command", ref)
-    except InvalidJson as exc:
+    except (InvalidJson, BadWatch) as exc:
         return FrameError("bad_request", str(exc), ref)
     except ContentTooLong as exc:
         return FrameError("content_too_long", str(exc), ref)

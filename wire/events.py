@@ -140,6 +140,16 @@ def online(users: list[User], ref: Ref, *, room_id: str | None = None) -> OutFra
     return encode(with_ref(reply, ref))
 
 
+def watching(users: list[User], ref: Ref) -> OutFrame:
+    """An extension, the reply to ``watch``: the watched users online now (:mod:`wire.presence`)."""
+    return encode(with_ref({"type": "watching", "online": [u.to_wire() for u in users]}, ref))
+
+
+def presence(user: User, online: bool) -> OutFrame:
+    """An extension: a watched user came online (their first session anywhere) or went offline (their last ended)."""
+    return encode({"type": "presence", "user": user.to_wire(), "online": online})
+
+
 TYPING_EXPIRES_MS = 6000
 """How long a client shows "typing" after the last notice: the typist's client renews it sooner."""
 

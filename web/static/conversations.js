@@ -6,6 +6,7 @@ import { reportApiError, showError } from "./banner.js";
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
 import { placeMessage, rememberScroll, showHistoryPage } from "./message-list.js";
+import { watchShownUsers } from "./online.js";
 import { closePanels, renderActiveConversation, renderTabs } from "./render.js";
 import {
   HISTORY_PAGE,
@@ -30,6 +31,7 @@ import {
 export function openConversation(key, kind, id, title) {
   const conv = addConversation(key, kind, id, title);
   renderTabs();
+  if (kind === "private") watchShownUsers(); // a peer's presence is shown in the online list
   return conv;
 }
 

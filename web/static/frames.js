@@ -12,7 +12,7 @@ import { loadInvites, onInviteAnswered, onInviteSent, onInvited } from "./invite
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
 import { loadRoles, onKicked, onModerationNotice, refusalText } from "./moderation.js";
-import { showRoomOnline, showSiteOnline } from "./online.js";
+import { askSiteOnline, onPresence, onSiteOnline, onWatching, rewatch, showRoomOnline } from "./online.js";
 import { beginLink, onSynced, syncPrivate } from "./recovery.js";
 import { updateComposer } from "./render.js";
 import { onTyping, typistPosted } from "./typing.js";
@@ -27,7 +27,8 @@ export function onConnected() {
   for (const roomId of state.wantedRooms) joinRoom(roomId);
   syncPrivate();
   restoreConversations();
-  send({ type: "online" });
+  askSiteOnline();
+  rewatch();
   loadInvites();
   updateComposer();
 }
@@ -74,6 +75,8 @@ const FRAME_HANDLERS = {
   invite_declined: onInviteAnswered,
   moderated: () => {}, // the room's notice says it, to everyone at once
   kicked: onKicked,
+  watching: onWatching,
+  presence: onPresence,
   error: onError,
 };
 
@@ -84,10 +87,10 @@ function onAck(frame, command) {
   }
 }
 
-function onOnline(frame) {
+function onOnline(frame, command) {
   const users = Array.isArray(frame.users) ? frame.users : [];
   if (typeof frame.room_id === "string") showRoomOnline(frame.room_id, users);
-  else showSiteOnline(users);
+  else onSiteOnline(users, command);
 }
 
 function onGroupMessage(message) {
@@ -115,7 +118,7 @@ function onSystem(frame) {
   if (state.conversations.has("room:" + frame.room_id)) {
     send({ type: "online", room_id: frame.room_id });
   }
-  send({ type: "online" });
+  askSiteOnline();
   scheduleRefresh();
 }
 

@@ -109,6 +109,7 @@ export function clearSession() {
   state.roomsShown = ROOMS_PAGE;
   state.roomsCursor = null;
   state.siteOnline = [];
+  forgetSiteOnline();
   state.privateSince = null;
   state.privateSynced = false;
   state.privateLiveMax = null;
@@ -199,10 +200,72 @@ export function forgetRoomOnline(roomId) {
   state.roomOnline.delete(roomId);
 }
 
-export function setSiteOnline(users) {
-  users.forEach(rememberUser);
-  state.siteOnline = users;
+// The site-wide list ("online everywhere") comes from two sources. The users this
+// tab watches (presence.js) are shown as their watch says: the "watching" answer,
+// then each "presence" push, in the socket's order. Everyone else is shown as the
+// latest answer to a site-wide "online" question says. Questions are numbered, and
+// an answer older than one already applied is ignored: the page's HTTP question at
+// login can be answered after the socket's, and must not overwrite it.
+export const MAX_WATCHED = 256; // the server's bound on one "watch"
+
+export function nextSiteQuestion() {
+  site.asked += 1;
+  return site.asked;
 }
+
+// False (and nothing changes) when a newer answer was applied already.
+export function setSiteOnline(users, question) {
+  if (question <= site.answered) return false;
+  site.answered = question;
+  users.forEach(rememberUser);
+  site.answer = users;
+  for (const user of users) site.seen.add(user.user_id);
+  while (site.seen.size > MAX_WATCHED) site.seen.delete(site.seen.values().next().value);
+  publishSiteOnline();
+  return true;
+}
+
+// The "watching" answer: exactly these ids are watched now, these of them online.
+export function setWatching(ids, online) {
+  online.forEach(rememberUser);
+  site.watched = new Set(ids);
+  site.watchedOnline = new Map(online.filter((u) => site.watched.has(u.user_id)).map((u) => [u.user_id, u]));
+  publishSiteOnline();
+}
+
+// A "presence" push: a watched user came online or went offline.
+export function setPresence(user, online) {
+  if (!site.watched.has(user.user_id)) return;
+  rememberUser(user);
+  if (online) site.watchedOnline.set(user.user_id, user);
+  else site.watchedOnline.delete(user.user_id);
+  publishSiteOnline();
+}
+
+// Whom to watch: oneself, private peers, the members of joined rooms, then the users
+// seen in site-wide answers (latest first), at most MAX_WATCHED.
+export function usersToWatch() {
+  const ids = new Set(state.me ? [state.me.user_id] : []);
+  for (const conv of state.conversations.values()) if (conv.kind === "private") ids.add(conv.id);
+  for (const users of state.roomOnline.values()) for (const user of users) ids.add(user.user_id);
+  for (const id of [...site.seen].reverse()) ids.add(id);
+  return [...ids].slice(0, MAX_WATCHED);
+}
+
+function publishSiteOnline() {
+  const shown = new Map(site.watchedOnline);
+  for (const user of site.answer) if (!site.watched.has(user.user_id)) shown.set(user.user_id, user);
+  state.siteOnline = [...shown.values()];
+}
+
+function forgetSiteOnline() {
+  // Questions keep their numbers across logins: an answer to one asked before is never applied.
+  const asked = site.asked || 0;
+  Object.assign(site, { asked, answered: asked, answer: [], watched: new Set(), watchedOnline: new Map(), seen: new Set() });
+}
+
+const site = {};
+forgetSiteOnline();
 
 // ---------------------------------------------------------------- conversations
 
