@@ -18,6 +18,7 @@ from storage.interface import Commit, ModerationAction, SiteRoles
 from wire.commands import Ref
 from wire.events import OutFrame
 from wire.moderation import Moderate
+from wire.revisions import Delete, Edit
 from wire.shapes import RoomInfo, User
 
 # --- to a room ------------------------------------------------------------
@@ -135,6 +136,19 @@ class ApplyModeration:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviseMessage:
+    """A session's edit or delete of a room message (:mod:`actors.revisions`).
+
+    ``site``: for a delete, which of the session's user is a site
+    administrator and who owns the configured rooms (read by the session).
+    """
+
+    session: SessionHandle
+    command: Edit | Delete
+    site: SiteRoles | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeparturesDue:
     """From the room's own timer: a user's grace after their connection dropped has ended (:mod:`actors.departures`)."""
 
@@ -158,6 +172,7 @@ RoomMsg = (
     | RoomTyping
     | EndSanctions
     | DeparturesDue
+    | ReviseMessage
 )
 
 # --- to the registry -------------------------------------------------------

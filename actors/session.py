@@ -61,11 +61,14 @@ from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
+from actors.revisions import request_revision
 from actors.typing_request import request_typing
 from wire import close_codes, events
 from wire.commands import (
     AskOnline,
     Command,
+    Delete,
+    Edit,
     FrameError,
     Join,
     Leave,
@@ -342,6 +345,8 @@ class Session:
                 await request_block(command, self.handle, self._deps)
             case Typing():
                 await request_typing(command, self.handle, self._deps, self._tell_room)
+            case Edit() | Delete():
+                await request_revision(command, self.handle, self._deps, self._tell_room)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -60,6 +60,7 @@ from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
 from cluster.log import ClusterLog
 from cluster.moderation import ClusterModerator, action_of
+from cluster.revisions import ClusterReviser, event_of
 from cluster.subscriber import Subscriber, json_items, notice_of
 from storage.interface import Draft, LogClosed, LogUnavailable
 from wire import events
@@ -100,6 +101,14 @@ class ClusterRoom(Room):
             self._fan_out,
             link=cluster.link,
             leave=lambda session: self._cluster_leave(session, None, quiet=True),
+        )
+        self.reviser = ClusterReviser(
+            self.state,
+            kwargs.get("revisions"),
+            self._delivery,
+            self._fan_out,
+            self.moderator.refuse_post,
+            link=cluster.link,
         )
 
     async def run(
@@ -341,6 +350,8 @@ def _notice_or_action(payload: dict[str, Any]) -> RoomMsg:
     match payload.get("k"):
         case "moderation":
             return ApplyModeration(action_of(payload))
+        case "revision":
+            return event_of(payload)
         case "typing":
             user = payload["user"]
             frame = events.typing(User(user["user_id"], user["username"]), room_id=str(payload["room_id"]))

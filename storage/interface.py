@@ -8,10 +8,13 @@ group commits through a :class:`MessageStore` (:class:`storage.database.Database
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from wire.shapes import StoredMessage, User
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +168,39 @@ class ModerationStore(Protocol):
 
     async def site_roles(self, user_ids: list[str]) -> SiteRoles:
         """Which of ``user_ids`` are site administrators, and who owns the configured rooms."""
+
+
+# --- edits and deletes of room messages (actors.revisions, storage.revisions) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What a room needs to know of a stored message to decide on an edit or a delete of it."""
+
+    room_id: str | None
+    sender: User
+    created_at: int
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """An edit (``content``) or a delete (``content`` None) of message ``message_id``, by ``by`` at ``at``."""
+
+    message_id: int
+    by: User
+    at: int
+    content: str | None = None
+
+
+class RevisionStore(Protocol):
+    """Where edits and deletes are stored (:class:`storage.revisions.RevisionTables`)."""
+
+    async def revise(
+        self, revision: Revision, decide: Callable[[MessageFacts | None], R | None]
+    ) -> tuple[R | None, MessageFacts | None]:
+        """In one transaction: read the message (locked), ask ``decide``, store the change unless it refused.
+
+        ``decide`` gets None for a message that is not a stored room message;
+        what it returns (a refusal) comes back, and then nothing was changed.
+        """

@@ -276,3 +276,24 @@ class UserBlockRow(Model):
         table = "user_blocks"
         # A user's list, paged by (created_at, blocked_id); who blocks a user, for their relations.
         indexes = (("blocker_id", "created_at", "blocked_id"), ("blocked_id",))
+
+
+class MessageRevisionRow(Model):
+    """An edit or a delete of a room message (:mod:`storage.revisions`). ``message_id``: the message's id.
+
+    The message's row keeps its latest content (erased to the empty string
+    by a delete); this row says when it was last edited, or when and by whom
+    it was deleted. A table of its own, so that databases made before it
+    gain it from ``generate_schemas`` without an ALTER of ``messages``, and
+    messages never revised cost nothing.
+    """
+
+    message_id = fields.BigIntField(primary_key=True, generated=False)
+    room_id = fields.CharField(max_length=64)
+    edited_at = fields.BigIntField(null=True)
+    deleted_at = fields.BigIntField(null=True)
+    deleted_by_id = fields.CharField(max_length=32, null=True)
+    deleted_by_name = fields.CharField(max_length=32, null=True)
+
+    class Meta:
+        table = "message_revisions"

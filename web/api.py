@@ -12,6 +12,7 @@ from actors.block_lists import hide
 from actors.messages import AnnounceRoom, GetMembers, GetOnline
 from actors.ref import ActorGone, AskTimeout
 from storage.database import RoomNameTaken, RoomQuotaReached
+from storage.revisions import RevisionTables
 from web import validation
 from web.auth import current_user, json_body
 from web.errors import ApiError
@@ -153,7 +154,7 @@ async def room_messages(room_id: str) -> ResponseReturnValue:
     await current_user(svc)
     before, limit = validation.paging(request.args)
     await _room_or_404(svc, room_id)
-    messages = await svc.db.room_history(room_id, before, limit)
+    messages = await RevisionTables(svc.db).annotate(await svc.db.room_history(room_id, before, limit))
     return jsonify({"messages": [m.to_wire() for m in messages]})
 
 

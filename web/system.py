@@ -39,6 +39,7 @@ from actors.read_markers import ReadMarkers
 from actors.recovery import RecoverySource
 from actors.ref import ActorGone, ActorRef, AskTimeout, Reply
 from actors.registry import Registry
+from actors.revisions import RevisionSettings
 from actors.room import Room
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
@@ -53,6 +54,7 @@ from cluster.subscriber import Subscriber
 from storage.blocks import BlockTable
 from storage.database import Database, describe_db_url, open_database
 from storage.interface import MessageLog
+from storage.revisions import RevisedHistory, RevisionTables
 from web.config import Config
 from wire import close_codes
 from wire.shapes import StoredMessage
@@ -136,7 +138,9 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     db = await root.start(_run_storage, config.db_url)
     db.moderation.rooms_owner = config.rooms_owner  # the configured rooms' owner, if one is configured
     latency = DeliveryLatency()
-    recovery = RecoverySource(db, config.recovery_messages)
+    revisions = RevisionTables(db)  # edits and deletes: stored by the rooms, shown by the history
+    recovery = RecoverySource(RevisedHistory(db, revisions), config.recovery_messages)
+    revising = RevisionSettings(revisions, config.edit_window)
     listeners: list[ControlListener] = []
     if link is None:
         journal = await Journal.open(db, max_pending=config.journal_pending)
@@ -144,7 +148,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
         message_log: MessageLog = journal
         block_cache = BlockCache()
         registry = Registry(journal, config.delivery_queue, latency.private, recovery, blocks=block_cache)
-        room_class: Callable[..., Room] = Room
+        room_class: Callable[..., Room] = functools.partial(Room, revisions=revising)
     else:
         cluster = await _start_cluster_parts(root, link, db, config, listeners)
         journal, message_log = cluster.journal, cluster.log
@@ -162,7 +166,9 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
             board=cluster.board,
         )
         room_class = functools.partial(
-            ClusterRoom, cluster=ClusterParts(link, cluster.log, cluster.subscriber, cluster.board)
+            ClusterRoom,
+            cluster=ClusterParts(link, cluster.log, cluster.subscriber, cluster.board),
+            revisions=revising,
         )
     registry_ref = await root.start(registry.run, config.registry_mailbox)
     if link is not None:

@@ -14,6 +14,8 @@ from typing import Any
 from wire.blocks import ChangeBlock as ChangeBlock  # block and unblock, beside their description
 from wire.moderation import Moderate as Moderate  # a command like the others, defined beside its frames
 from wire.moderation import parse_moderation
+from wire.revisions import Delete as Delete  # edit and delete of a room message, beside their frames
+from wire.revisions import Edit as Edit
 from wire.strict_json import InvalidJson, decode_json
 
 MAX_REF_LENGTH = 64
@@ -110,6 +112,8 @@ Command = (
     | Moderate
     | ChangeBlock
     | Typing
+    | Edit
+    | Delete
 )
 
 MAX_TOKEN_LENGTH = 4096
@@ -253,6 +257,11 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
             case "grant_admin" | "revoke_admin" | "kick" | "mute" | "unmute" | "ban" | "unban":
                 room_id = _identifier(obj, "room_id")
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)
+            case "edit":
+                room_id, message_id = _identifier(obj, "room_id"), _message_id(obj, "message_id")
+                return Edit(room_id, message_id, _content(obj, max_content), ref)
+            case "delete":
+                return Delete(_identifier(obj, "room_id"), _message_id(obj, "message_id"), ref)
             case "block" | "unblock":
                 return ChangeBlock(_identifier(obj, "user_id"), kind == "block", ref)
             case "refresh":
