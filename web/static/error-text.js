@@ -20,6 +20,9 @@ export const ERROR_TEXT = {
   unavailable: "The server cannot do that for a moment: please try again shortly.",
   blocked: "No private messages pass between you and this user.",
   block_limit: "Your block list is full: unblock someone first.",
+  message_not_found: "That message is not there any more (deleted?).",
+  edit_window_closed: "It is too late to edit that message: you can still delete it.",
+  muted: "You are muted in this room: you can still read.",
 };
 
 // Close codes the server uses on purpose, and what we tell the user about them.

@@ -7,6 +7,7 @@ import { onBlockChanged } from "./blocks.js";
 import { restoreDraft } from "./composer.js";
 import { reconnectWithToken, send } from "./connection.js";
 import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage } from "./conversations.js";
+import { onDelete, onEdit } from "./edits.js";
 import { describeError } from "./error-text.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
 import { addNote, addSystemLine } from "./message-list.js";
@@ -62,6 +63,8 @@ const FRAME_HANDLERS = {
   read_marker: applyReadMarker,
   typing: onTyping,
   block_changed: onBlockChanged,
+  edit: onEdit,
+  delete: onDelete,
   error: onError,
 };
 
