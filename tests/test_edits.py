@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+from tortoise import Tortoise
 
 from actors import revisions
 from storage.database import Database
@@ -220,3 +221,27 @@ async def test_edits_can_be_turned_off(nursery: trio.Nursery, config: Config) ->
     assert (await delete(a, room, sent))["type"] == "deleted"
     await api.http.aclose()
     server.stop.set()
+
+
+async def test_a_database_made_before_edits_gains_them_at_start(
+    config: Config, nursery: trio.Nursery
+) -> None:
+    async with trio.open_nursery() as first:
+        server = await start_server(first, config)
+        api = Api(server)
+        alice = await api.account()
+        a = await Connect(server, first)(alice, join="lobby")
+        old = await post(a, "lobby", "from the old days")
+
+        async def drop() -> None:  # what the previous version had: no table of revisions
+            await Tortoise.get_connection("default").execute_script("DROP TABLE message_revisions")
+
+        await server.running.services.db.call(drop)
+        await api.http.aclose()
+        server.stop.set()
+    server = await start_server(nursery, config)
+    api = Api(server)
+    a = await Connect(server, nursery)(alice, join="lobby")
+    assert (await edit(a, "lobby", old, "from today"))["type"] == "edited"
+    assert (await history(api, alice, "lobby"))[old]["content"] == "from today"
+    await api.http.aclose()
