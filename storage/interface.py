@@ -85,6 +85,13 @@ class HistoryReader(Protocol):
         """The newest ``limit`` private messages to or from the user with ``since < id <= upto``, oldest first."""
 
 
+class ChangeReader(Protocol):
+    """Edits and deletes a reconnecting client may have missed (:mod:`storage.revisions`)."""
+
+    async def room_changes_since(self, room_id: str, since: int, limit: int) -> list[StoredMessage]:
+        """Messages of the room with ``id <= since`` changed since message ``since`` was sent, as they are now."""
+
+
 class MessageStore(Protocol):
     """Where numbered messages are kept: what the journal needs of the database."""
 

@@ -294,6 +294,9 @@ class MessageRevisionRow(Model):
     deleted_at = fields.BigIntField(null=True)
     deleted_by_id = fields.CharField(max_length=32, null=True)
     deleted_by_name = fields.CharField(max_length=32, null=True)
+    changed_at = fields.BigIntField()
+    """The last edit or the delete: a reconnecting client is told the changes made while it was away."""
 
     class Meta:
         table = "message_revisions"
+        indexes = (("room_id", "changed_at"),)

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from tortoise.transactions import in_transaction
 
-from storage.dialects import storable_text
+from storage.dialects import storable_text, stored_text
 from storage.interface import HistoryReader, MessageFacts, Revision
 from storage.models import MessageRevisionRow, MessageRow
 from wire.revisions import RevisedMessage
@@ -69,7 +69,7 @@ class RevisionTables:
                     return refused, facts
                 content = "" if revision.content is None else storable_text(dialect, revision.content)
                 await MessageRow.filter(id=message_id).using_db(connection).update(content=content)
-                fields: dict[str, Any] = (
+                fields: dict[str, Any] = {"changed_at": revision.at} | (
                     {"edited_at": revision.at}
                     if revision.content is not None
                     else {
@@ -104,6 +104,42 @@ class RevisionTables:
             return messages
         return [m if m.id not in found else _revised(m, found[m.id]) for m in messages]
 
+    async def changed_since(self, room_id: str, since: int, limit: int) -> list[StoredMessage]:
+        """Messages of the room up to id ``since`` changed after it was sent: the newest ``limit`` changes.
+
+        What a client that saw everything up to ``since`` may have missed of
+        the older messages; some it may have seen already (changing one twice
+        shows the same).
+        """
+
+        async def query() -> list[StoredMessage]:
+            marks = await MessageRow.filter(id=since).values_list("created_at", flat=True)
+            if not marks:
+                return []
+            mark = marks[0]
+            found = (
+                await MessageRevisionRow.filter(room_id=room_id, changed_at__gte=mark, message_id__lte=since)
+                .order_by("-changed_at")
+                .limit(limit)
+            )
+            rows = {row.message_id: row for row in found}
+            messages = await MessageRow.filter(id__in=list(rows)).order_by("id") if rows else []
+            return [_revised(_as_stored(m, dialect), rows[m.id]) for m in messages]
+
+        dialect = self._db.dialect
+        return await self._db.call(query)
+
+
+def _as_stored(row: MessageRow, dialect: str) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        timestamp=row.created_at,
+        kind="group",
+        sender=User(row.sender_id, row.sender_name),
+        content=stored_text(dialect, row.content),
+        room_id=row.room_id,
+    )
+
 
 def _revised(message: StoredMessage, row: MessageRevisionRow) -> StoredMessage:
     by = None
@@ -135,6 +171,9 @@ class RevisedHistory:
     ) -> list[StoredMessage]:
         found = await self._history.room_history_since(room_id, since, upto, limit)
         return await self._revisions.annotate(found)
+
+    async def room_changes_since(self, room_id: str, since: int, limit: int) -> list[StoredMessage]:
+        return await self._revisions.changed_since(room_id, since, limit)
 
     async def private_history_since(
         self, user_id: str, since: int, upto: int, limit: int

@@ -72,3 +72,53 @@ def test_a_person_edits_and_deletes_their_message_and_the_room_sees_it(
     expect(lee.messages().filter(has_text="this one goes")).to_have_count(0)
     kim.assert_nothing_ran()
     lee.assert_nothing_ran()
+
+
+# The page's sockets, to close them as a network going away would, and a switch that
+# makes new ones fail to connect while it is set (the network still away).
+KEEP_SOCKETS = """
+window.keptSockets = [];
+window.socketsFail = false;
+const Original = window.WebSocket;
+window.WebSocket = class extends Original {
+  constructor(url, ...rest) {
+    super(window.socketsFail ? String(url).replace("/ws?", "/no-ws?") : url, ...rest);
+    window.keptSockets.push(this);
+  }
+};
+"""
+
+
+def test_a_page_away_while_a_message_is_edited_shows_the_edit_once_back(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    mia, ned = people("mia"), people("ned")
+    expect = ned.expect
+    ned.page.add_init_script(KEEP_SOCKETS)
+    ned.page.reload()
+    mia.register()
+    ned.register()
+    mia.join("lobby")
+    ned.join("lobby")
+    mia.send("wrong fact")
+    mia.send("the newest, unchanged")
+    ned.expect_message("the newest, unchanged")
+
+    # The network goes, and with it the page's socket.
+    ned.page.evaluate("window.socketsFail = true; window.keptSockets.forEach((socket) => socket.close())")
+    expect(ned.by_id("connection-status")).to_have_attribute("data-state", "reconnecting")
+    mine = mia.page.locator('#message-list [data-testid="message"]').filter(has_text="wrong fact")
+    mine.get_by_role("button", name="Edit your message").click()
+    mine.get_by_test_id("edit-input").fill("right fact")
+    mine.get_by_test_id("edit-save").click()
+    mia.expect_message("right fact")
+
+    ned.page.evaluate("window.socketsFail = false")
+    expect(ned.by_id("retry-now")).to_be_enabled()
+    ned.by_id("retry-now").click()
+    expect(ned.by_id("connection-status")).to_have_attribute("data-state", "online")
+    ned.expect_message("right fact")
+    fixed = ned.page.locator('#message-list [data-testid="message"]').filter(has_text="right fact")
+    expect(fixed.get_by_test_id("edited-mark")).to_be_visible()
+    mia.assert_nothing_ran()
+    ned.assert_nothing_ran()

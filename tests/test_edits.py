@@ -195,17 +195,27 @@ async def test_recovery_shows_edits_and_tombstones(api: Api, connect: Connect) -
     room = await new_room(api, alice, "recovery")
     a = await connect(alice, join=room)
     b = await connect(bob, join=room)
+    older, untouched = await post(a, room, "an old typo"), await post(a, room, "left alone")
     start = await post(a, room, "seen")
     await b.expect("group", id=start)
     await b.ws.aclose()
     changed, gone = await post(a, room, "typo"), await post(a, room, "oops")
     await edit(a, room, changed, "fixed")
     await delete(a, room, gone)
+    await edit(a, room, older, "an old text, fixed")
+    await delete(a, room, start)
     back = await connect(bob)
     joined = await back.command({"type": "join", "room_id": room, "since": start})
     found = {m["id"]: m for m in joined["messages"]}
     assert found[changed]["content"] == "fixed" and "edited_at" in found[changed]
     assert found[gone]["content"] == "" and found[gone]["deleted_by"] == alice.user
+    revised = {m["id"]: m for m in joined["revised"]}
+    assert set(revised) == {older, start}, "the older messages changed while away, and only those"
+    assert revised[older]["content"] == "an old text, fixed" and "edited_at" in revised[older]
+    assert revised[start]["content"] == "" and "deleted_at" in revised[start]
+    assert untouched not in revised
+    plain = await connect(bob)
+    assert "revised" not in await plain.command({"type": "join", "room_id": room})
 
 
 async def test_edits_can_be_turned_off(nursery: trio.Nursery, config: Config) -> None:

@@ -139,7 +139,8 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     db.moderation.rooms_owner = config.rooms_owner  # the configured rooms' owner, if one is configured
     latency = DeliveryLatency()
     revisions = RevisionTables(db)  # edits and deletes: stored by the rooms, shown by the history
-    recovery = RecoverySource(RevisedHistory(db, revisions), config.recovery_messages)
+    history = RevisedHistory(db, revisions)
+    recovery = RecoverySource(history, config.recovery_messages, changes=history)
     revising = RevisionSettings(revisions, config.edit_window)
     listeners: list[ControlListener] = []
     if link is None:

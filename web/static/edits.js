@@ -46,6 +46,20 @@ export function onDelete(frame) {
   settle(item);
 }
 
+// A rejoin's `revised`: older messages changed while we were away, as they are now.
+export function applyRevised(conv, messages) {
+  if (!Array.isArray(messages)) return;
+  for (const message of messages) {
+    const item = messageItem(conv, message.id);
+    if (!item) continue;
+    const frame = { room_id: message.room_id, message_id: message.id };
+    if (typeof message.deleted_at === "number") onDelete({ ...frame, deleted_by: message.deleted_by });
+    else if (typeof message.edited_at === "number") {
+      onEdit({ ...frame, content: message.content, edited_at: message.edited_at });
+    }
+  }
+}
+
 function itemOf(frame) {
   const conv = state.conversations.get("room:" + frame.room_id);
   return conv ? messageItem(conv, frame.message_id) : null;
