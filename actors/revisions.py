@@ -2,9 +2,11 @@
 
 Contract:
 
-* **Owner**: one :class:`Reviser` per incarnation of a room actor
-  (:class:`actors.room.Room`), called only from the room's own task, so a
-  room decides on its messages' changes one at a time, in its order.
+* **Owner**: a room actor (:class:`actors.room.Room`) makes a :class:`Reviser`
+  for each :class:`actors.messages.ReviseMessage` it handles, in its own
+  task, so a room decides on its messages' changes one at a time, in its
+  order. It keeps no state: the store and the edit window come with the
+  message (the session's :class:`actors.messages.RevisionSettings`).
 * **Checks**, in the room: an edit needs the session to have joined the
   room (``not_in_room``, as a post), its user not muted (``muted``, as a
   post), edits turned on (``limits.edit_window_seconds`` above 0, else
@@ -29,15 +31,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actors.delivery import Delivery, OrderedDelivery
 from actors.handle import SessionHandle
-from actors.messages import ReviseMessage, RoomMsg
+from actors.messages import ReviseMessage as ReviseMessage  # the room's message, for its dispatch
+from actors.messages import RevisionSettings as RevisionSettings
+from actors.messages import RoomMsg
 from actors.moderation import Level, Refusal
+from actors.moderator import Moderator
 from actors.room_state import RoomState
-from storage.interface import MessageFacts, Revision, RevisionStore
+from storage.interface import MessageFacts, Revision
 from wire import events, revisions
 from wire.clock import now_ms
 from wire.events import OutFrame
@@ -45,19 +49,8 @@ from wire.revisions import Delete, Edit
 
 if TYPE_CHECKING:
     from actors.session import SessionDeps
-    from wire.commands import Ref
 
 TellRoom = Callable[[str, RoomMsg, object], Awaitable[object]]
-RefusePost = Callable[[SessionHandle, "Ref"], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionSettings:
-    """Where changes are stored, and for how long after sending a message its sender may edit it."""
-
-    store: RevisionStore
-    edit_window: float
-    """Seconds (``limits.edit_window_seconds``); 0: edits are turned off."""
 
 
 def decide(
@@ -95,26 +88,24 @@ class Reviser:
     def __init__(
         self,
         state: RoomState,
-        settings: RevisionSettings | None,
         delivery: OrderedDelivery,
         fan_out: Callable[[OutFrame], None],
-        refuse_post: RefusePost,
+        moderator: Moderator,
     ) -> None:
         self._state = state
-        self._settings = settings
         self._delivery = delivery
         self._fan_out = fan_out
-        self._refuse_post = refuse_post
+        self._moderator = moderator
 
     async def handle(self, request: ReviseMessage) -> None:
         """Check, store, answer, then tell the room (see the module's contract)."""
         session, command, ref = request.session, request.command, request.command.ref
-        room_id, settings = self._state.info.room_id, self._settings
+        room_id, settings = self._state.info.room_id, request.settings
         editing = isinstance(command, Edit)
         if editing and not self._state.is_member(session.session_id):
             session.deliver(events.error_frame("not_in_room", f"join room {room_id} before editing", ref))
             return
-        if editing and self._refuse_post(session, ref):
+        if editing and self._moderator.refuse_post(session, ref):
             return
         if settings is None:
             session.deliver(events.error_frame("internal", "this server keeps no edits or deletes", ref))
@@ -166,4 +157,4 @@ async def request_revision(
             message = f"your roles could not be read ({type(exc).__name__}); send it again"
             session.deliver(events.error_frame("internal", message, ref))
             return
-    await tell_room(command.room_id, ReviseMessage(session, command, site), ref)
+    await tell_room(command.room_id, ReviseMessage(session, command, site, deps.revisions), ref)

@@ -52,7 +52,6 @@ from actors.messages import (
     PostGroup,
     Published,
     PublishedBatch,
-    ReviseMessage,
     RoomMsg,
     RoomTyping,
     SessionGone,
@@ -60,7 +59,7 @@ from actors.messages import (
 from actors.moderator import Moderator
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
-from actors.revisions import Reviser, RevisionSettings
+from actors.revisions import ReviseMessage, Reviser
 from actors.room_state import Joined, Left, RoomState
 from actors.typing import TypingGate
 from storage.interface import Draft, MessageLog, ModerationStore
@@ -109,7 +108,6 @@ class Room:
         idle: IdleStop | None = None,
         recovery: RecoverySource | None = None,
         moderation: ModerationStore | None = None,
-        revisions: RevisionSettings | None = None,
     ) -> None:
         self.state = state
         self._recovery = recovery
@@ -122,7 +120,6 @@ class Room:
         self._delivery = OrderedDelivery(delivery_capacity, latency)
         self.moderator = Moderator(state, moderation, self._delivery, self._fan_out)
         """Bans on joins, mutes on posts, and the moderators' actions (:mod:`actors.moderator`)."""
-        self.reviser = Reviser(state, revisions, self._delivery, self._fan_out, self.moderator.refuse_post)
         self._restarted = restarted
         self._wire_room = state.info.to_wire()
         self._last_queued = 0  # id of the last published message queued for delivery (cluster mode)
@@ -224,7 +221,7 @@ class Room:
             case ModerateRoom() | EndSanctions():
                 await self.moderator.handle(message)
             case ReviseMessage():
-                await self.reviser.handle(message)
+                await Reviser(self.state, self._delivery, self._fan_out, self.moderator).handle(message)
             case ApplyModeration(action):
                 await self.moderator.apply(action)
             case RoomTyping(session, ref):

@@ -61,7 +61,7 @@ from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
-from actors.revisions import request_revision
+from actors.revisions import RevisionSettings, request_revision
 from actors.typing_request import request_typing
 from wire import close_codes, events
 from wire.commands import (
@@ -136,6 +136,7 @@ class SessionDeps:
     """Told of every ``join`` and ``leave`` of a room that exists, for the user's next login (None: not kept)."""
     moderation: SiteAdmins | None = None  # for the moderation commands (None: they are refused)
     blocks: BlockLists | None = None  # private-message gate, online filter, (un)block (None: none)
+    revisions: RevisionSettings | None = None  # for edit and delete (None: they are refused)
 
 
 def new_session_id(user: User) -> str:

@@ -49,6 +49,7 @@ from actors.messages import (
     PostGroup,
     Published,
     PublishedBatch,
+    ReviseMessage,
     RoomMsg,
     SessionGone,
 )
@@ -101,14 +102,6 @@ class ClusterRoom(Room):
             self._fan_out,
             link=cluster.link,
             leave=lambda session: self._cluster_leave(session, None, quiet=True),
-        )
-        self.reviser = ClusterReviser(
-            self.state,
-            kwargs.get("revisions"),
-            self._delivery,
-            self._fan_out,
-            self.moderator.refuse_post,
-            link=cluster.link,
         )
 
     async def run(
@@ -173,6 +166,10 @@ class ClusterRoom(Room):
                     )
                     return
                 session.deliver(events.online(users, ref, room_id=self.state.info.room_id))
+            case ReviseMessage():
+                link = self._cluster.link
+                reviser = ClusterReviser(self.state, self._delivery, self._fan_out, self.moderator, link=link)
+                await reviser.handle(message)
             case GetMembers(reply):
                 try:
                     reply.send(await self._room_users())

@@ -39,7 +39,6 @@ from actors.read_markers import ReadMarkers
 from actors.recovery import RecoverySource
 from actors.ref import ActorGone, ActorRef, AskTimeout, Reply
 from actors.registry import Registry
-from actors.revisions import RevisionSettings
 from actors.room import Room
 from actors.rooms import RoomSupervisor
 from actors.supervisor import RestartIntensity
@@ -138,10 +137,8 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     db = await root.start(_run_storage, config.db_url)
     db.moderation.rooms_owner = config.rooms_owner  # the configured rooms' owner, if one is configured
     latency = DeliveryLatency()
-    revisions = RevisionTables(db)  # edits and deletes: stored by the rooms, shown by the history
-    history = RevisedHistory(db, revisions)
+    history = RevisedHistory(db, RevisionTables(db))  # what a rejoin recovers shows edits and deletes
     recovery = RecoverySource(history, config.recovery_messages, changes=history)
-    revising = RevisionSettings(revisions, config.edit_window)
     listeners: list[ControlListener] = []
     if link is None:
         journal = await Journal.open(db, max_pending=config.journal_pending)
@@ -149,7 +146,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
         message_log: MessageLog = journal
         block_cache = BlockCache()
         registry = Registry(journal, config.delivery_queue, latency.private, recovery, blocks=block_cache)
-        room_class: Callable[..., Room] = functools.partial(Room, revisions=revising)
+        room_class: Callable[..., Room] = Room
     else:
         cluster = await _start_cluster_parts(root, link, db, config, listeners)
         journal, message_log = cluster.journal, cluster.log
@@ -167,9 +164,7 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
             board=cluster.board,
         )
         room_class = functools.partial(
-            ClusterRoom,
-            cluster=ClusterParts(link, cluster.log, cluster.subscriber, cluster.board),
-            revisions=revising,
+            ClusterRoom, cluster=ClusterParts(link, cluster.log, cluster.subscriber, cluster.board)
         )
     registry_ref = await root.start(registry.run, config.registry_mailbox)
     if link is not None:
