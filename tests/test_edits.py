@@ -13,12 +13,16 @@ import trio
 from tortoise import Tortoise
 
 from actors import revisions
+from actors.moderation import Level
 from storage.database import Database
+from storage.interface import MessageFacts
 from storage.models import MessageRow
 from tests.conftest import Account, Api, Connect, Peer, Server, start_server, with_config
 from tests.test_moderation import act, new_room, refused
 from web.config import Config
 from wire.clock import now_ms
+from wire.revisions import Delete, Edit
+from wire.shapes import User
 
 
 async def post(peer: Peer, room_id: str, content: str) -> int:
@@ -61,6 +65,30 @@ async def until_frame(peer: Peer, kinds: set[str]) -> dict[str, Any]:
             frame = await peer.recv()
             if frame.get("type") in kinds:
                 return frame
+
+
+def test_the_decision_on_a_stored_message() -> None:
+    alice = User("alice", "alice")
+    facts = MessageFacts("room", alice, created_at=1_000, deleted=False)
+    edit_it, delete_it = Edit("room", 7, "new"), Delete("room", 7)
+
+    def code(
+        command: Edit | Delete, user_id: str, level: Level, at: int, seen: MessageFacts | None
+    ) -> str | None:
+        refused = revisions.decide(command, "room", user_id, level, 900_000, at)(seen)
+        return None if refused is None else refused.code
+
+    assert code(edit_it, "alice", Level.MEMBER, 901_000, facts) is None, "the window's last moment"
+    assert code(edit_it, "alice", Level.MEMBER, 901_001, facts) == "edit_window_closed"
+    assert code(edit_it, "bob", Level.OWNER, 2_000, facts) == "forbidden", "nobody edits another's words"
+    assert code(delete_it, "bob", Level.MEMBER, 2_000, facts) == "forbidden"
+    assert code(delete_it, "bob", Level.ADMIN, 10**9, facts) is None, "admins delete at any time"
+    assert code(delete_it, "alice", Level.MEMBER, 10**9, facts) is None
+    assert code(delete_it, "alice", Level.OWNER, 2_000, None) == "message_not_found"
+    elsewhere = MessageFacts("other room", alice, 1_000, False)
+    assert code(delete_it, "alice", Level.OWNER, 2_000, elsewhere) == "message_not_found"
+    gone = MessageFacts("room", alice, 1_000, True)
+    assert code(edit_it, "alice", Level.MEMBER, 2_000, gone) == "message_not_found"
 
 
 async def test_an_edit_reaches_the_room_in_order_and_shows_in_history(api: Api, connect: Connect) -> None:
