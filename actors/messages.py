@@ -14,10 +14,11 @@ import trio
 
 from actors.handle import SessionHandle
 from actors.ref import Reply
-from storage.interface import Commit, ModerationAction, SiteRoles
+from storage.interface import Commit, ModerationAction, RevisionStore, SiteRoles
 from wire.commands import Ref
 from wire.events import OutFrame
 from wire.moderation import Moderate
+from wire.revisions import Delete, Edit
 from wire.shapes import RoomInfo, User
 
 # --- to a room ------------------------------------------------------------
@@ -135,6 +136,30 @@ class ApplyModeration:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionSettings:
+    """Where edits and deletes are stored, and for how long after sending a message its sender may edit it."""
+
+    store: RevisionStore
+    edit_window: float
+    """Seconds (``limits.edit_window_seconds``); 0: edits are turned off."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviseMessage:
+    """A session's edit or delete of a room message (:mod:`actors.revisions`).
+
+    ``site``: for a delete, which of the session's user is a site
+    administrator and who owns the configured rooms (read by the session).
+    ``settings``: the session's, so that a room needs nothing more to act (None: not kept).
+    """
+
+    session: SessionHandle
+    command: Edit | Delete
+    site: SiteRoles | None = None
+    settings: RevisionSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeparturesDue:
     """From the room's own timer: a user's grace after their connection dropped has ended (:mod:`actors.departures`)."""
 
@@ -167,6 +192,7 @@ RoomMsg = (
     | EndSanctions
     | DeparturesDue
     | AcceptInvite
+    | ReviseMessage
 )
 
 # --- to the registry -------------------------------------------------------

@@ -13,15 +13,20 @@ was queued, and the session starts to receive live messages right after it.
 
 At most ``limit`` messages come back; when more were missed, the newest
 ``limit`` and ``truncated`` (the client pages further back over HTTP).
+
+A room's recovery also brings the older messages (up to ``since``) edited or
+deleted since message ``since`` was sent (``revised``, at most ``limit``,
+the latest changes), when a :class:`storage.interface.ChangeReader` is given:
+what the client shows of them would otherwise stay as it was before it left.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from storage.interface import HistoryReader
+from storage.interface import ChangeReader, HistoryReader
 from wire.events import Recovery
 from wire.shapes import StoredMessage
 
@@ -33,9 +38,18 @@ class RecoverySource:
     history: HistoryReader
     limit: int
     """Most messages one recovery returns (``limits.recovery_messages``)."""
+    changes: ChangeReader | None = None
 
     async def room(self, room_id: str, since: int, upto: int) -> Recovery:
-        return await self._read(lambda n: self.history.room_history_since(room_id, since, upto, n))
+        found = await self._read(lambda n: self.history.room_history_since(room_id, since, upto, n))
+        if self.changes is None or since == 0 or not (found.recovered or found.truncated):
+            return found
+        try:
+            revised = await self.changes.room_changes_since(room_id, since, self.limit)
+        except Exception as exc:  # the database failed: the new messages still come back
+            log.warning("could not read the changes for a recovery: %s: %s", type(exc).__name__, exc)
+            return found
+        return replace(found, revised=revised) if revised else found
 
     async def private(self, user_id: str, since: int, upto: int) -> Recovery:
         return await self._read(lambda n: self.history.private_history_since(user_id, since, upto, n))

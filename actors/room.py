@@ -61,6 +61,7 @@ from actors.messages import (
 from actors.moderator import Moderator
 from actors.recovery import RecoverySource
 from actors.ref import ActorRef, handle_messages
+from actors.revisions import ReviseMessage, Reviser
 from actors.room_state import Joined, Left, RoomState
 from actors.typing import TypingGate
 from storage.interface import Draft, MessageLog, ModerationStore
@@ -224,6 +225,8 @@ class Room:
                 reply.send(self.state.online())
             case ModerateRoom() | EndSanctions():
                 await self.moderator.handle(message)
+            case ReviseMessage():
+                await Reviser(self.state, self._delivery, self._fan_out, self.moderator).handle(message)
             case ApplyModeration(action):
                 await self.moderator.apply(action)
             case AcceptInvite():

@@ -62,6 +62,7 @@ from actors.outbox import Outbox
 from actors.read_markers import ReadMarkers
 from actors.read_request import request_read
 from actors.ref import ActorGone, ActorRef
+from actors.revisions import RevisionSettings, request_revision
 from actors.typing_request import request_typing
 from actors.watch_request import WatchPresence, request_watch
 from storage.interface import Invitations
@@ -69,6 +70,8 @@ from wire import close_codes, events
 from wire.commands import (
     AskOnline,
     Command,
+    Delete,
+    Edit,
     FrameError,
     Join,
     Leave,
@@ -137,6 +140,7 @@ class SessionDeps:
     moderation: SiteAdmins | None = None  # for the moderation commands (None: they are refused)
     blocks: BlockLists | None = None  # private-message gate, online filter, (un)block (None: none)
     invitations: Invitations | None = None  # private rooms' invites (None: refused)
+    revisions: RevisionSettings | None = None  # for edit and delete (None: they are refused)
 
 
 def new_session_id(user: User) -> str:
@@ -352,6 +356,8 @@ class Session:
                 await request_typing(command, self.handle, self._deps, self._tell_room)
             case WatchPresence():
                 await request_watch(command, self.handle, self._deps)
+            case Edit() | Delete():
+                await request_revision(command, self.handle, self._deps, self._tell_room)
             case FrameError(code, message, ref):
                 self._reply(events.error_frame(code, message, ref))
             case _:

@@ -52,6 +52,7 @@ from actors.messages import (
     PostGroup,
     Published,
     PublishedBatch,
+    ReviseMessage,
     RoomMsg,
     SessionGone,
 )
@@ -63,6 +64,7 @@ from cluster.commits import CommitBoard
 from cluster.link import ClusterUnavailable, RedisLink
 from cluster.log import ClusterLog
 from cluster.moderation import ClusterModerator, action_of
+from cluster.revisions import ClusterReviser, event_of
 from cluster.subscriber import Subscriber, json_items, notice_of
 from storage.interface import Draft, LogClosed, LogUnavailable
 from wire import events
@@ -170,6 +172,10 @@ class ClusterRoom(Room):
                     )
                     return
                 session.deliver(events.online(users, ref, room_id=self.state.info.room_id))
+            case ReviseMessage():
+                link = self._cluster.link
+                reviser = ClusterReviser(self.state, self._delivery, self._fan_out, self.moderator, link=link)
+                await reviser.handle(message)
             case GetMembers(reply):
                 try:
                     reply.send(await self._room_users())
@@ -348,6 +354,8 @@ def _notice_or_action(payload: dict[str, Any]) -> RoomMsg:
     match payload.get("k"):
         case "moderation":
             return ApplyModeration(action_of(payload))
+        case "revision":
+            return event_of(payload)
         case "typing":
             user = payload["user"]
             frame = events.typing(User(user["user_id"], user["username"]), room_id=str(payload["room_id"]))

@@ -9,10 +9,13 @@ group commits through a :class:`MessageStore` (:class:`storage.database.Database
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from wire.shapes import RoomInfo, StoredMessage, User
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,13 @@ class HistoryReader(Protocol):
         self, user_id: str, since: int, upto: int, limit: int
     ) -> list[StoredMessage]:
         """The newest ``limit`` private messages to or from the user with ``since < id <= upto``, oldest first."""
+
+
+class ChangeReader(Protocol):
+    """Edits and deletes a reconnecting client may have missed (:mod:`storage.revisions`)."""
+
+    async def room_changes_since(self, room_id: str, since: int, limit: int) -> list[StoredMessage]:
+        """Messages of the room with ``id <= since`` changed since message ``since`` was sent, as they are now."""
 
 
 class MessageStore(Protocol):
@@ -214,3 +224,39 @@ class Invitations(Protocol):
 
     async def decline(self, room_id: str, user_id: str) -> bool:
         """Drop the user's invite to the room; False if there was none."""
+
+
+# --- edits and deletes of room messages (actors.revisions, storage.revisions) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What a room needs to know of a stored message to decide on an edit or a delete of it."""
+
+    room_id: str | None
+    sender: User
+    created_at: int
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """An edit (``content``) or a delete (``content`` None) of message ``message_id``, by ``by`` at ``at``."""
+
+    message_id: int
+    by: User
+    at: int
+    content: str | None = None
+
+
+class RevisionStore(Protocol):
+    """Where edits and deletes are stored (:class:`storage.revisions.RevisionTables`)."""
+
+    async def revise(
+        self, revision: Revision, decide: Callable[[MessageFacts | None], R | None]
+    ) -> tuple[R | None, MessageFacts | None]:
+        """In one transaction: read the message (locked), ask ``decide``, store the change unless it refused.
+
+        ``decide`` gets None for a message that is not a stored room message;
+        what it returns (a refusal) comes back, and then nothing was changed.
+        """

@@ -99,6 +99,7 @@ class ModerationTables:
 
     async def accept_invite(self, room_id: str, user: User) -> ModerationAction | None:
         return await self.members.accept(room_id, user)
+
     async def roles(self, room_id: str, owner_id: str | None, limit: int) -> tuple[User | None, list[User]]:
         """The room's owner (``owner_id``, named) and its first ``limit`` admins in the order they were made."""
 

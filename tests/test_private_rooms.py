@@ -79,7 +79,8 @@ async def test_a_non_member_neither_sees_nor_reads_nor_joins_a_private_room(
     o = await connect(owner)
     joined = await join(o, room_id)
     assert joined["type"] == "joined" and joined["room"]["visibility"] == "private"
-    assert (await o.command({"type": "group", "room_id": room_id, "content": "hush"}))["type"] == "ack"
+    hush = await o.command({"type": "group", "room_id": room_id, "content": "hush"})
+    assert hush["type"] == "ack"
     assert room_id in await listed(api, owner)
     assert await can_read(api, owner, room_id)
 
@@ -96,6 +97,12 @@ async def test_a_non_member_neither_sees_nor_reads_nor_joins_a_private_room(
     refused(await x.command({"type": "online", "room_id": room_id}), "room_not_found")
     refused(await x.command({"type": "leave", "room_id": room_id}), "room_not_found")
     refused(await act(x, "kick", room_id, owner), "room_not_found")
+    # Edits and deletes say nothing of which message ids exist there.
+    for wanted in (hush["id"], hush["id"] + 1000):
+        delete = {"type": "delete", "room_id": room_id, "message_id": wanted}
+        refused(await x.command(delete), "room_not_found")
+        edit = {"type": "edit", "room_id": room_id, "message_id": wanted, "content": "mine now"}
+        refused(await x.command(edit), "room_not_found")
     members = await api.call("GET", f"/api/v1/rooms/{room_id}/members", token=outsider.token)
     assert members.status_code == 404
 

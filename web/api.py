@@ -12,6 +12,7 @@ from actors.block_lists import hide
 from actors.messages import AnnounceRoom, GetMembers, GetOnline
 from actors.ref import ActorGone, AskTimeout
 from storage.database import RoomNameTaken, RoomQuotaReached
+from storage.revisions import RevisionTables
 from web import validation
 from web.auth import current_user, json_body
 from web.errors import ApiError
@@ -158,7 +159,7 @@ async def room_messages(room_id: str) -> ResponseReturnValue:
     me = await current_user(svc)
     before, limit = validation.paging(request.args)
     await room_or_404(svc, room_id, me)
-    messages = await svc.db.room_history(room_id, before, limit)
+    messages = await RevisionTables(svc.db).annotate(await svc.db.room_history(room_id, before, limit))
     return jsonify({"messages": [m.to_wire() for m in messages]})
 
 

@@ -78,6 +78,8 @@ class Config:
     blocks_per_user: int = 1000
     room_idle_seconds: float = 300.0
     leave_grace: float = 5.0
+    edit_window: float = 900.0
+    """Seconds after sending a room message during which its sender may edit it; 0: no edits."""
     recovery_messages: int = 500
     redis_url: str | None = None
     redis_namespace: str = "chat"
@@ -143,6 +145,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("room_idle_seconds", "limits.room_idle_seconds", None, seconds(0.01, 7 * 86400)),
     ("leave_grace", "limits.leave_grace_seconds", "CHAT_LEAVE_GRACE", seconds(0, 60)),
     ("recovery_messages", "limits.recovery_messages", None, integer(1, 10_000)),
+    ("edit_window", "limits.edit_window_seconds", "CHAT_EDIT_WINDOW", seconds(0, 366 * 86400)),
     ("redis_url", "cluster.redis_url", "CHAT_REDIS_URL", redis_url),
     ("redis_namespace", "cluster.namespace", "CHAT_REDIS_NAMESPACE", text),
     ("ping_interval", "liveness.ping_interval", "CHAT_PING_INTERVAL", seconds(0.05, 3600)),

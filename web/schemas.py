@@ -102,6 +102,11 @@ class RoomWithOnline(Room):
     online: int = Field(ge=0, description="Users with a session in the room now.")
 
 
+def _no_default(schema: JsonDict) -> None:
+    """An absent parameter is not a null one: leave ``default: null`` out of the document."""
+    schema.pop("default", None)
+
+
 class GroupMessage(_Wire):
     type: Literal["group"]
     id: int = Field(description="Increasing in the order the room accepted its messages.")
@@ -109,6 +114,19 @@ class GroupMessage(_Wire):
     sender: User
     timestamp: int = Field(description="Milliseconds since the Unix epoch.")
     room_id: str
+    edited_at: int | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Only on an edited message: when it was last edited (ms since the epoch).",
+    )
+    deleted_at: int | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Only on a deleted message (its `content` is then empty): when it was deleted.",
+    )
+    deleted_by: User | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default, description="Only on a deleted message: who deleted it."
+    )
 
 
 class PrivateMessage(_Wire):
@@ -228,11 +246,6 @@ class Health(_Exact):
     cluster mode while its subscription to Redis is lost (new sessions would be closed with 1012)."""
 
     status: Literal["ok", "unavailable"]
-
-
-def _no_default(schema: JsonDict) -> None:
-    """An absent parameter is not a null one: leave ``default: null`` out of the document."""
-    schema.pop("default", None)
 
 
 class HistoryQuery(_Wire):

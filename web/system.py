@@ -53,6 +53,7 @@ from cluster.subscriber import Subscriber
 from storage.blocks import BlockTable
 from storage.database import Database, describe_db_url, open_database
 from storage.interface import MessageLog
+from storage.revisions import RevisedHistory, RevisionTables
 from web.config import Config
 from wire import close_codes
 from wire.shapes import StoredMessage
@@ -136,7 +137,8 @@ async def _actors(config: Config, root: trio.Nursery, link: RedisLink | None) ->
     db = await root.start(_run_storage, config.db_url)
     db.moderation.rooms_owner = config.rooms_owner  # the configured rooms' owner, if one is configured
     latency = DeliveryLatency()
-    recovery = RecoverySource(db, config.recovery_messages)
+    history = RevisedHistory(db, RevisionTables(db))  # what a rejoin recovers shows edits and deletes
+    recovery = RecoverySource(history, config.recovery_messages, changes=history)
     listeners: list[ControlListener] = []
     if link is None:
         journal = await Journal.open(db, max_pending=config.journal_pending)

@@ -35,7 +35,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from actors.flood import FloodSettings
+from actors.revisions import RevisionSettings
 from actors.session import Session, SessionDeps, SessionSettings, SessionToken, new_session_id, run_session
+from storage.revisions import RevisionTables
 from transport.takeover import TAKEOVER, TakenConnection
 from transport.websocket import WebSocketTransport
 from web.auth import authenticate, bearer_token
@@ -85,6 +87,7 @@ class ChatSocketEndpoint:
             moderation=svc.db.moderation,
             blocks=svc.blocks,
             invitations=svc.db.moderation.members,
+            revisions=RevisionSettings(RevisionTables(svc.db), config.edit_window),
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,

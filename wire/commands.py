@@ -18,6 +18,8 @@ from wire.moderation import Moderate as Moderate  # a command like the others, d
 from wire.moderation import parse_moderation
 from wire.presence import BadWatch, parse_watch
 from wire.presence import WatchPresence as WatchPresence  # presence subscriptions, beside their description
+from wire.revisions import Delete as Delete  # edit and delete of a room message, beside their frames
+from wire.revisions import Edit as Edit
 from wire.strict_json import InvalidJson, decode_json
 
 MAX_REF_LENGTH = 64
@@ -117,6 +119,8 @@ Command = (
     | AnswerInvite
     | Typing
     | WatchPresence
+    | Edit
+    | Delete
 )
 
 MAX_TOKEN_LENGTH = 4096
@@ -274,6 +278,11 @@ def parse_command(frame: str | bytes, *, max_content: int) -> Command | FrameErr
             ):
                 room_id = _identifier(obj, "room_id")
                 return parse_moderation(obj, kind, room_id, _identifier(obj, "user_id"), ref)
+            case "edit":
+                room_id, message_id = _identifier(obj, "room_id"), _message_id(obj, "message_id")
+                return Edit(room_id, message_id, _content(obj, max_content), ref)
+            case "delete":
+                return Delete(_identifier(obj, "room_id"), _message_id(obj, "message_id"), ref)
             case "block" | "unblock":
                 return ChangeBlock(_identifier(obj, "user_id"), kind == "block", ref)
             case "watch":

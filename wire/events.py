@@ -7,7 +7,7 @@ outbox holds the same :class:`OutFrame`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wire import moderation
@@ -89,12 +89,16 @@ class Recovery:
     messages: list[StoredMessage]
     recovered: bool
     truncated: bool = False
+    revised: list[StoredMessage] = field(default_factory=list)
+    """Older messages (``id <= since``) edited or deleted since: shown as they are now (wire.revisions)."""
 
     def add_to(self, reply: dict[str, Any]) -> None:
         reply["messages"] = [m.to_wire() for m in self.messages]
         reply["recovered"] = self.recovered
         if self.truncated:
             reply["truncated"] = True
+        if self.revised:
+            reply["revised"] = [m.to_wire() for m in self.revised]
 
 
 def synced(recovery: Recovery, ref: Ref) -> OutFrame:

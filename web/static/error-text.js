@@ -20,8 +20,10 @@ export const ERROR_TEXT = {
   unavailable: "The server cannot do that for a moment: please try again shortly.",
   blocked: "No private messages pass between you and this user.",
   block_limit: "Your block list is full: unblock someone first.",
-  muted: "You are muted in this room: your message was not sent.",
+  muted: "You are muted in this room: you can still read, but not post or edit.",
   banned: "You are banned from this room.",
+  message_not_found: "That message is not there any more (deleted?).",
+  edit_window_closed: "It is too late to edit that message: you can still delete it.",
 };
 
 // Close codes the server uses on purpose, and what we tell the user about them.

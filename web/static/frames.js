@@ -7,6 +7,7 @@ import { onBlockChanged } from "./blocks.js";
 import { restoreDraft } from "./composer.js";
 import { reconnectWithToken, send } from "./connection.js";
 import { addMessage, applyReadMarker, restoreConversations, showPrivateMessage } from "./conversations.js";
+import { onDelete, onEdit } from "./edits.js";
 import { describeError } from "./error-text.js";
 import { loadInvites, onInviteAnswered, onInviteSent, onInvited } from "./invites.js";
 import { joinRoom, joinedRoom, leftRoom } from "./membership.js";
@@ -77,6 +78,8 @@ const FRAME_HANDLERS = {
   kicked: onKicked,
   watching: onWatching,
   presence: onPresence,
+  edit: onEdit,
+  delete: onDelete,
   error: onError,
 };
 

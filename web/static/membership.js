@@ -6,6 +6,7 @@
 import { showError } from "./banner.js";
 import { send } from "./connection.js";
 import { activate, closeConversation, loadHistory, openConversation } from "./conversations.js";
+import { applyRevised } from "./edits.js";
 import { showRoomOnline } from "./online.js";
 import { recoverRoom } from "./recovery.js";
 import { scheduleRefresh } from "./rooms.js";
@@ -50,8 +51,10 @@ export function joinedRoom(frame, command) {
   const conv = openConversation("room:" + roomId, "room", roomId, room.name || roomId);
   showRoomOnline(roomId, frame.users || []);
   const since = command ? command.since : null;
-  if (typeof since === "number" && Array.isArray(frame.messages)) recoverRoom(conv, frame, since);
-  else loadHistory(conv, null);
+  if (typeof since === "number" && Array.isArray(frame.messages)) {
+    recoverRoom(conv, frame, since);
+    applyRevised(conv, frame.revised);
+  } else loadHistory(conv, null);
   // Show the room if the user asked for it (clicked Join), or if nothing is shown yet.
   if (!state.activeKey || state.focusOnJoin === roomId) {
     setFocusOnJoin(null);

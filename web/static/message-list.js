@@ -8,6 +8,7 @@
 // first message that arrived while the page was offline or hidden.
 
 import { $, el } from "./dom.js";
+import { decorateMessage } from "./edits.js";
 import { appendBody } from "./message-body.js";
 import { notifyMessage } from "./notifications.js";
 import { activeConversation, isActive, state } from "./state.js";
@@ -180,7 +181,13 @@ function renderMessage(message) {
   }
   item.appendChild(meta);
   appendBody(item, message.content);
+  decorateMessage(item, message);
   return item;
+}
+
+// The <li> of message `id` in a conversation's list, or null (edits.js).
+export function messageItem(conv, id) {
+  return viewOf(conv).list.querySelector('[data-message-id="' + Number(id) + '"]');
 }
 
 // Adds a page of history through `insert`, then scrolls: an older page keeps what
