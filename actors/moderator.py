@@ -181,8 +181,10 @@ class Moderator:
         if action.action not in ("kick", "ban", "remove_member") or not sessions or action.actor is None:
             await self.announce(notice)
             return
-        banned = action.action == "ban"
-        told = events.kicked(action.room_id, action.actor, action.reason, banned=banned, until=action.until)
+        banned, removed = action.action == "ban", action.action == "remove_member"
+        told = events.kicked(
+            action.room_id, action.actor, action.reason, banned=banned, until=action.until, removed=removed
+        )
         for session in sessions:
             session.deliver(told)
         await self.expel(sessions, notice)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.test_browser import Person, chat_server, chromium, people  # noqa: F401  (fixtures)
+from tests.test_browser_moderation import menu_button, system_line
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +76,40 @@ def test_a_private_room_is_offered_marked_and_joined_by_invite(
     expect(ann.by_id("invite-form")).to_be_hidden()
     for person in (ann, bo, cy):
         person.assert_nothing_ran()
+
+
+def test_an_admin_removes_a_member_from_the_members_menu_and_the_room_leaves_their_sight(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    dee, eli = people("dee"), people("eli")
+    expect = dee.expect
+    dee.register()
+    eli.register()
+    dee.by_id("create-room-name").fill("Cellar")
+    dee.by_id("create-room-private").check()
+    dee.by_id("create-room-name").press("Enter")
+    item = dee.page.locator('[data-testid="room-item"]', has_text="Cellar")
+    room_id = item.get_attribute("data-room-id")
+    assert room_id
+    dee.by_id("invite-name").fill("eli")
+    dee.by_id("invite-name").press("Enter")
+    eli.page.locator(f'[data-testid="invite-item"][data-room-id="{room_id}"]').get_by_test_id(
+        "invite-accept"
+    ).click()
+    expect(eli.tab(f"room:{room_id}")).to_have_attribute("aria-selected", "true")
+    expect(system_line(dee, "eli joined the members on dee's invite")).to_have_count(1)
+
+    menu_button(dee, "eli").click()
+    dee.page.get_by_role("menuitem", name="Remove from room").click()
+    expect(system_line(dee, "eli was removed from the room by dee")).to_have_count(1)
+    expect(eli.by_id("error-banner")).to_have_attribute("data-code", "kicked")
+    expect(eli.by_id("error-text")).to_have_text(
+        "dee removed you from Cellar. You are no longer one of its members."
+    )
+    expect(eli.tab(f"room:{room_id}")).to_have_count(0)
+    expect(eli.room_item(room_id)).to_have_count(0)
+    eli.page.reload()
+    expect(eli.by_id("connection-status")).to_have_attribute("data-state", "online")
+    expect(eli.room_item(room_id)).to_have_count(0)
+    dee.assert_nothing_ran()
+    eli.assert_nothing_ran()

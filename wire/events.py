@@ -216,8 +216,13 @@ def moderation_notice(
     return encode(moderation.notice(action, room_id, target, actor, reason=reason, until=until))
 
 
-def kicked(room_id: str, actor: User, reason: str | None, *, banned: bool, until: int | None) -> OutFrame:
-    """To each session of a kicked or banned user: it is no longer in the room."""
+def kicked(
+    room_id: str, actor: User, reason: str | None, *, banned: bool, until: int | None, removed: bool = False
+) -> OutFrame:
+    """To each session of a kicked or banned user: it is no longer in the room.
+
+    ``removed``: no longer a member of the private room either (``remove_member``), so it cannot join again.
+    """
     frame: dict[str, Any] = {
         "type": "kicked",
         "room_id": room_id,
@@ -227,6 +232,8 @@ def kicked(room_id: str, actor: User, reason: str | None, *, banned: bool, until
     }
     if banned:
         frame["until"] = until
+    if removed:
+        frame["removed"] = True
     return encode(frame)
 
 

@@ -1,7 +1,7 @@
 // The menu beside each member of a room's online list: a button "Actions for ivy"
 // (aria-haspopup="menu") opens a menu of what the viewer may do to them: write
-// privately, and for a moderator kick, mute, ban, their undoing, and admin
-// (moderation.js decides which). Kick, mute and ban first ask for an optional
+// privately, and for a moderator kick, mute, ban, their undoing, admin, and in a
+// private room removing the member (moderation.js decides which). Kick, mute and ban first ask for an optional
 // reason (and how long) in a modal <dialog>.
 //
 // Keyboard: Enter, Space or ArrowDown on the button opens the menu on its first
@@ -25,6 +25,7 @@ const LABELS = {
   unban: "Unban",
   grant_admin: "Make admin",
   revoke_admin: "Remove admin",
+  remove_member: "Remove from room",
 };
 const REASON_MAX = 500;
 

@@ -86,12 +86,15 @@ export function allowedActions(roomId, userId) {
     actions.push(sanctionOf(roomId, userId, "ban") ? "unban" : "ban");
   }
   if (mine === LEVELS.owner && theirs < LEVELS.owner) actions.push(theirs === LEVELS.admin ? "revoke_admin" : "grant_admin");
+  const room = state.rooms.get(roomId);
+  if (room && room.visibility === "private" && mine >= LEVELS.admin && theirs < mine) actions.push("remove_member");
   return actions;
 }
 
 const DOING = {
   kick: "Kicking", mute: "Muting", unmute: "Unmuting", ban: "Banning", unban: "Unbanning",
   grant_admin: "Making an admin of", revoke_admin: "Taking admin from",
+  remove_member: "Removing from the room",
 };
 
 // Sends one moderation command; `options`: {reason, duration (seconds)}. False
@@ -134,7 +137,10 @@ function forText(until, from) {
   return "for " + plural(seconds, "second");
 }
 
-const EVENTS = new Set(["kick", "mute", "unmute", "ban", "unban", "grant_admin", "revoke_admin"]);
+const EVENTS = new Set([
+  "kick", "mute", "unmute", "ban", "unban", "grant_admin", "revoke_admin",
+  "add_member", "remove_member", "accept_invite", // a private room's members
+]);
 
 // A moderation notice of a room: what we know changes, and the words for its
 // line ("ivy was muted by ann for 1 hour: spam"); null for another event.
@@ -153,6 +159,9 @@ export function onModerationNotice(frame) {
     unban: () => (by ? by + " lifted the ban on " + name : "The ban on " + name + " ended"),
     grant_admin: () => name + " was made an admin by " + by,
     revoke_admin: () => name + " is no longer an admin (" + by + ")",
+    add_member: () => name + " was added to the room by " + by,
+    remove_member: () => name + " was removed from the room by " + by,
+    accept_invite: () => name + " joined the members" + (by ? " on " + by + "'s invite" : ""),
   }[frame.event]();
   return frame.reason ? text + ": " + frame.reason : text;
 }
@@ -199,7 +208,13 @@ export function onKicked(frame) {
     ? by + " banned you from " + roomName(roomId) + " " + untilText(frame.until)
     : by + " removed you from " + roomName(roomId);
   if (frame.reason) text += ". Reason: " + frame.reason;
-  text += frame.banned ? "." : ". You may join it again.";
+  if (frame.removed) text += ". You are no longer one of its members.";
+  else text += frame.banned ? "." : ". You may join it again.";
+  const room = state.rooms.get(roomId);
+  if (room && room.visibility === "private" && (frame.removed || frame.banned)) {
+    state.rooms.delete(roomId); // no longer a member: it is out of sight, as for any outsider
+    renderRooms();
+  }
   showError(text, frame.banned ? "banned" : "kicked");
 }
 
