@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tests.test_browser import Person, chat_server, chromium, people  # noqa: F401  (fixtures)
+from tests.test_browser_attention import create_room
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +124,30 @@ def test_a_page_away_while_a_message_is_edited_shows_the_edit_once_back(
     expect(fixed.get_by_test_id("edited-mark")).to_be_visible()
     mia.assert_nothing_ran()
     ned.assert_nothing_ran()
+
+
+def test_a_rooms_owner_deletes_a_members_message_and_the_member_cannot_delete_the_owners(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    ora, pia = people("ora"), people("pia")
+    expect = ora.expect
+    ora.register()
+    pia.register()
+    room_id = create_room(ora, "Tidy place")
+    pia.join(room_id)
+    pia.send("spam spam spam")
+    ora.send("house rules")
+    pia.expect_message("house rules")
+
+    def message(person: Person, text: str) -> Any:
+        return person.page.locator('#message-list [data-testid="message"]').filter(has_text=text)
+
+    expect(message(pia, "house rules").get_by_test_id("delete-message")).to_have_count(0)
+    delete = message(ora, "spam spam spam").get_by_role("button", name="Delete pia's message")
+    delete.click()
+    message(ora, "spam spam spam").get_by_test_id("delete-confirm").click()
+    expect(pia.messages().filter(has_text="spam spam spam")).to_have_count(0)
+    expect(pia.by_id("tombstone")).to_contain_text("Message deleted")
+    expect(ora.by_id("tombstone")).to_contain_text("Message deleted")
+    ora.assert_nothing_ran()
+    pia.assert_nothing_ran()

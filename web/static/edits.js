@@ -3,14 +3,15 @@
 // confirmation before a delete, and what the room's `edit` and `delete` events
 // (and the history's `edited_at` / `deleted_at`) do to a message on screen.
 //
-// The client does not know who a room's admins are, so it offers Delete on one's
-// own messages only; an admin's delete of anyone's message shows like any other.
-// Private messages cannot be edited or deleted.
+// A room's admins and owner (their level comes from moderation.js's /roles) are
+// offered Delete on everyone's messages too, once the levels are read. Private
+// messages cannot be edited or deleted.
 
 import { send } from "./connection.js";
 import { el } from "./dom.js";
 import { appendBody } from "./message-body.js";
-import { messageItem } from "./message-list.js";
+import { messageItem, messageItems } from "./message-list.js";
+import { rolesOf } from "./moderation.js";
 import { state } from "./state.js";
 import { settle } from "./timeline.js";
 
@@ -23,7 +24,41 @@ export function decorateMessage(item, message) {
   }
   if (typeof message.edited_at === "number") showEdited(item, message.edited_at);
   const mine = state.me && message.sender && message.sender.user_id === state.me.user_id;
-  if (mine && typeof message.room_id === "string") addActions(item, message.room_id, message.id);
+  if (typeof message.room_id !== "string") return;
+  if (mine) addActions(item, message.room_id, message.id);
+  else if (moderates(message.room_id)) addModeratorDelete(item, message.room_id, message.id);
+}
+
+function moderates(roomId) {
+  const roles = rolesOf(roomId);
+  return Boolean(roles && (roles.you === "admin" || roles.you === "owner"));
+}
+
+// The room's levels were read (or changed): its messages on screen get, or lose,
+// the moderator's Delete.
+export function moderatorDeletesFor(conv, roomId) {
+  const may = moderates(roomId);
+  for (const item of messageItems(conv)) {
+    if (item.classList.contains("deleted") || (state.me && item.dataset.senderId === state.me.user_id)) continue;
+    const present = item.querySelector(":scope .message-actions.moderator");
+    if (may && !present) addModeratorDelete(item, roomId, Number(item.dataset.messageId));
+    else if (!may && present) present.remove();
+  }
+}
+
+function addModeratorDelete(item, roomId, messageId) {
+  const sender = item.querySelector(".sender");
+  const whose = sender ? sender.textContent + "'s" : "this";
+  const actions = el("span", { className: "message-actions moderator", role: "group", "aria-label": "Moderation" });
+  const remove = el("button", {
+    type: "button",
+    className: "secondary",
+    "data-testid": "delete-message",
+    "aria-label": "Delete " + whose + " message",
+  }, "Delete");
+  remove.addEventListener("click", () => askDelete(item, roomId, messageId, actions));
+  actions.appendChild(remove);
+  footOf(item).appendChild(actions);
 }
 
 // ---------------------------------------------------------------- events
@@ -187,7 +222,7 @@ function askDelete(item, roomId, messageId, actions) {
   actions.hidden = true;
   footOf(item).appendChild(question);
   yes.addEventListener("click", () => {
-    send({ type: "delete", room_id: roomId, message_id: messageId }, "Deleting your message");
+    send({ type: "delete", room_id: roomId, message_id: messageId }, "Deleting the message");
     dismiss();
   });
   const dismiss = () => {

@@ -20,6 +20,7 @@ import {
   startPrivateByName,
 } from "./conversations.js";
 import { $ } from "./dom.js";
+import { moderatorDeletesFor } from "./edits.js";
 import { onInviteListClick, onInviteSubmit } from "./invites.js";
 import { joinRoom, leaveRoom } from "./membership.js";
 import { toggleFold } from "./message-body.js";
@@ -186,6 +187,8 @@ whenRolesChange((roomId) => {
   if (roomId === null) closeMenu(false);
   renderRoomOnline();
   showModerationButton();
+  const conv = roomId === null ? null : state.conversations.get("room:" + roomId);
+  if (conv) moderatorDeletesFor(conv, roomId);
 });
 whenNotificationClicked((key) => {
   if (state.conversations.has(key)) activate(key);

@@ -186,6 +186,11 @@ function renderMessage(message) {
 }
 
 // The <li> of message `id` in a conversation's list, or null (edits.js).
+// Every message item of a conversation, drawn in its list (shown or not).
+export function messageItems(conv) {
+  return viewOf(conv).list.querySelectorAll("[data-message-id]");
+}
+
 export function messageItem(conv, id) {
   return viewOf(conv).list.querySelector('[data-message-id="' + Number(id) + '"]');
 }
