@@ -148,6 +148,12 @@ def shoot(base: str, out: Path) -> None:
         carol.say("\n".join(f"{n}. step {n} of the migration" for n in range(1, 26)))
         alice.say("Thanks both!")
         expect(alice.page.get_by_text("Thanks both")).to_have_count(1)
+        # A message corrected after it was sent shows "(edited)".
+        typo = alice.page.locator('[data-testid="message"]', has_text="Two things left")
+        typo.get_by_role("button", name="Edit your message").click()
+        typo.get_by_test_id("edit-input").fill("Two things left: the migration notes and the smoke tests.")
+        typo.get_by_test_id("edit-input").press("Enter")
+        expect(typo.get_by_test_id("edited-mark")).to_be_visible()
 
         bob.by_id("message-name").fill("alice")
         bob.by_id("message-name").press("Enter")
@@ -163,6 +169,22 @@ def shoot(base: str, out: Path) -> None:
             tab.click()
             take(alice.page, out, f"private-{suffix}")
         alice.page.locator('[data-testid="conversation-tab"]', has_text="Release planning").click()
+        alice.page.set_viewport_size(DESKTOP)
+        # The room's owner opens a member's menu: what she may do to bob.
+        alice.page.locator("#room-online-list").get_by_role("button", name="Actions for bob").click()
+        expect(alice.page.get_by_role("menu")).to_be_visible()
+        take(alice.page, out, "member-menu-desktop")
+        alice.page.keyboard.press("Escape")
+        # bob makes a private room and invites alice: the invite waits in her list.
+        bob.by_id("create-room-name").fill("On-call rota")
+        bob.by_id("create-room-private").check()
+        bob.by_id("create-room-name").press("Enter")
+        expect(bob.by_id("invite-form")).to_be_visible()
+        bob.by_id("invite-name").fill("alice")
+        bob.by_id("invite-name").press("Enter")
+        expect(alice.page.get_by_test_id("invite-item")).to_be_visible()
+        take(alice.page, out, "invite-desktop")
+        alice.page.set_viewport_size(PHONE)
         for drawer in ("rooms", "people"):
             alice.by_id(f"toggle-{drawer}").click()
             take(alice.page, out, f"{drawer}-drawer-phone")
