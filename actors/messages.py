@@ -8,6 +8,7 @@ overtaken by a broadcast that the same actor sends afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -142,6 +143,8 @@ class RevisionSettings:
     store: RevisionStore
     edit_window: float
     """Seconds (``limits.edit_window_seconds``); 0: edits are turned off."""
+    throttle: Callable[[str], Awaitable[int | None]] | None = None
+    """Counts one edit or delete per user; the seconds to wait at ``rate_limit.message_changes``. None: unlimited."""
 
 
 @dataclass(frozen=True, slots=True)

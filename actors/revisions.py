@@ -148,8 +148,19 @@ class Reviser:
 async def request_revision(
     command: Edit | Delete, session: SessionHandle, deps: SessionDeps, tell_room: TellRoom
 ) -> None:
-    """The session's half: for a delete, read who is a site administrator (one query), then tell the room."""
+    """The session's half: count it, for a delete read who is a site administrator (one query), tell the room.
+
+    Counted here, before the room: each change is a write awaited in the
+    room's loop, so a member looping edits must not hold the room up.
+    """
     site, ref = None, command.ref
+    settings = deps.revisions
+    if settings is not None and settings.throttle is not None:
+        wait = await settings.throttle(session.user.user_id)
+        if wait is not None:
+            message = f"too many edits and deletes of messages; try again in {wait} s"
+            session.deliver(events.error_frame("rate_limited", message, ref))
+            return
     if isinstance(command, Delete) and deps.moderation is not None:
         try:
             site = await deps.moderation.site_roles([session.user.user_id])

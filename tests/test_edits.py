@@ -261,6 +261,31 @@ async def test_edits_can_be_turned_off(nursery: trio.Nursery, config: Config) ->
     server.stop.set()
 
 
+async def test_edits_and_deletes_past_the_rate_are_refused_and_change_nothing(
+    nursery: trio.Nursery, config: Config
+) -> None:
+    """Each change is a write the room waits for: a member looping edits must not hold the room up."""
+    server = await start_server(nursery, with_config(config, message_changes=3))
+    api = Api(server)
+    alice = await api.account()
+    room = await new_room(api, alice, "slow edits")
+    a = await Connect(server, nursery)(alice, join=room)
+    first, second = await post(a, room, "one"), await post(a, room, "two")
+    assert (await edit(a, room, first, "one, again"))["type"] == "edited"
+    assert (await edit(a, room, first, "one, once more"))["type"] == "edited"
+    assert (await delete(a, room, second))["type"] == "deleted"
+    too_many = await edit(a, room, first, "one, a fourth time")
+    refused(too_many, "rate_limited")
+    assert "try again in" in too_many["message"]
+    refused(await delete(a, room, first), "rate_limited")
+    assert (await history(api, alice, room))[first]["content"] == "one, once more", (
+        "the refused ones changed nothing"
+    )
+    assert (await a.command({"type": "group", "room_id": room, "content": "posts go on"}))["type"] == "ack"
+    await api.http.aclose()
+    server.stop.set()
+
+
 async def test_a_database_made_before_edits_gains_them_at_start(
     config: Config, nursery: trio.Nursery
 ) -> None:

@@ -99,6 +99,8 @@ class Config:
     room_creations: int = 5
     user_lookups: int = 60
     block_changes: int = 60
+    message_changes: int = 60
+    """Edits and deletes of room messages one account may make per window: each is a write in its room's loop."""
     session_refreshes: int = 60
     rate_window: float = 60.0
     ws_frame_rate: float = 20.0
@@ -168,6 +170,7 @@ SETTINGS: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
     ("room_creations", "rate_limit.room_creations", None, integer(1, 1_000_000)),
     ("user_lookups", "rate_limit.user_lookups", None, integer(1, 1_000_000)),
     ("block_changes", "rate_limit.block_changes", None, integer(1, 1_000_000)),
+    ("message_changes", "rate_limit.message_changes", None, integer(1, 1_000_000)),
     ("session_refreshes", "rate_limit.session_refreshes", None, integer(1, 1_000_000)),
     ("rate_window", "rate_limit.window", None, seconds(1, 86400)),
     ("ws_frame_rate", "rate_limit.ws_frames_per_second", None, seconds(0.001, 1_000_000)),

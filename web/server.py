@@ -79,6 +79,7 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
     lookups: Rate
     refreshes: Rate
     blocks: Rate
+    changes: Rate
     if link is None:
         login = LoginThrottle(login_limits)
         register = SlidingWindow(config.register_attempts, window)
@@ -86,6 +87,7 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
         lookups = SlidingWindow(config.user_lookups, window)
         refreshes = SlidingWindow(config.session_refreshes, window)
         blocks = SlidingWindow(config.block_changes, window)
+        changes = SlidingWindow(config.message_changes, window)
     else:
         windows = RedisWindows(link)
         login = ClusterLogins(windows, login_limits)
@@ -94,6 +96,7 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
         lookups = ClusterRate(windows, Window("user-lookups", config.user_lookups, window))
         refreshes = ClusterRate(windows, Window("session-refreshes", config.session_refreshes, window))
         blocks = ClusterRate(windows, Window("block-changes", config.block_changes, window))
+        changes = ClusterRate(windows, Window("message-changes", config.message_changes, window))
     return Limits(
         login=login,
         register_by_address=register,
@@ -101,6 +104,7 @@ def _limits(config: Config, link: RedisLink | None) -> Limits:
         user_lookups_by_user=lookups,
         session_refreshes_by_address=refreshes,
         block_changes_by_user=blocks,
+        message_changes_by_user=changes,
         enabled=config.rate_limit_enabled,
         rooms_per_user=config.rooms_per_user,
     )

@@ -47,6 +47,8 @@ class Limits:
     """Refresh-cookie exchanges (:mod:`web.refresh_cookie`) per client address."""
     block_changes_by_user: Rate
     """Blocks and unblocks per account, over HTTP and WebSocket alike (:mod:`actors.block_lists`)."""
+    message_changes_by_user: Rate
+    """Edits and deletes of room messages per account (:mod:`actors.revisions`)."""
     enabled: bool
     rooms_per_user: int  # lifted, like the rates, when ``enabled`` is false
 

@@ -87,7 +87,11 @@ class ChatSocketEndpoint:
             moderation=svc.db.moderation,
             blocks=svc.blocks,
             invitations=svc.db.moderation.members,
-            revisions=RevisionSettings(RevisionTables(svc.db), config.edit_window),
+            revisions=RevisionSettings(
+                RevisionTables(svc.db),
+                config.edit_window,
+                svc.limits.message_changes_by_user.take if svc.limits.enabled else None,
+            ),
         )
         self._settings = SessionSettings(
             outbox_capacity=config.session_outbox,
