@@ -163,6 +163,17 @@ class MembershipTables:
 
         return await self._bridge.call(query) if room_ids else set()
 
+    async def banned_among(self, room_ids: list[str], user_id: str) -> set[str]:
+        """Those of ``room_ids`` where ``user_id`` is banned now: a join there would only be refused."""
+        now = now_ms()
+        keys = [f"{room_id}:{user_id}:ban" for room_id in room_ids]
+
+        async def query() -> set[str]:
+            rows = await RoomSanctionRow.filter(Q(id__in=keys) & (Q(until__isnull=True) | Q(until__gt=now)))
+            return {str(row.room_id) for row in rows}
+
+        return await self._bridge.call(query) if room_ids else set()
+
     async def invite(self, room_id: str, inviter: User, target: User) -> InviteOutcome | Invite:
         """Store an invite of ``target`` by ``inviter`` (a member); the invite, or why not.
 

@@ -19,6 +19,7 @@ import trio
 
 from storage.models import RefreshCredentialRow
 from tests.conftest import Account, Api, Connect, Server, start_server, with_config
+from tests.test_moderation import act, new_room
 from web.config import Config
 
 COOKIE = "chat_refresh"
@@ -262,3 +263,18 @@ async def test_joined_rooms_are_remembered_for_the_next_login_and_a_newcomer_lan
     await joined_rooms.flush()
     # Having left every room is not being new: no lobby is suggested.
     assert await rooms_of(api, account) == {"rooms": [], "remembered": True}
+
+
+async def test_a_room_the_user_is_banned_from_is_not_offered_for_the_next_login(
+    api: Api, connect: Connect
+) -> None:
+    owner, guest = await api.account(), await api.account()
+    room = await new_room(api, owner, "strict")
+    g = await connect(guest, join=room)
+    assert room in (await rooms_of(api, guest))["rooms"]
+    o = await connect(owner)
+    assert (await act(o, "ban", room, guest))["type"] == "moderated"
+    await g.expect("kicked")
+    assert room not in (await rooms_of(api, guest))["rooms"], "its join would only be refused"
+    assert (await act(o, "unban", room, guest))["type"] == "moderated"
+    assert room in (await rooms_of(api, guest))["rooms"], "the user never left it"

@@ -113,8 +113,8 @@ async def my_rooms() -> ResponseReturnValue:
     if not remembered and svc.config.rooms:
         ids = [svc.config.rooms[0].room_id]
     rooms = await svc.db.remembered_rooms.rooms(ids)
-    hidden = await svc.db.moderation.members.private_among(
-        list(rooms), user.user_id
-    )  # removed or banned since
+    members = svc.db.moderation.members
+    hidden = await members.private_among(list(rooms), user.user_id)  # removed or banned since
+    hidden |= await members.banned_among(list(rooms), user.user_id)  # a join there is refused anyway
     ids = [i for i in ids if i not in hidden]
     return jsonify({"rooms": [rooms[i].to_wire() for i in ids if i in rooms], "remembered": remembered})
