@@ -255,14 +255,14 @@ export function togglePanel(panelId, buttonId) {
   closePanels();
   panel.classList.toggle("open", open);
   $(buttonId).setAttribute("aria-expanded", String(open));
-  // The keyboard follows into an opened drawer: it covers what had the focus.
+  // The keyboard follows into an opened drawer: it covers what had the focus. The
+  // drawer itself takes it (a screen reader names it; Tab goes on into it), not
+  // its first control: the lists in it are redrawn as people come and go.
   if (open) {
-    const first = panel.querySelector(FOCUSABLE);
-    if (first) first.focus();
+    panel.tabIndex = -1;
+    panel.focus();
   }
 }
-
-const FOCUSABLE = "button:not([disabled]), input:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
 
 export function closePanels() {
   for (const [panelId, buttonId] of DRAWERS) {
