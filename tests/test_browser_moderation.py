@@ -216,6 +216,11 @@ def test_on_a_phone_the_menu_and_its_items_are_big_enough_for_a_finger(
     fay.page.get_by_role("menuitem", name="Mute…").click()
     fay.expect(fay.page.get_by_role("dialog")).to_be_visible()
     assert fay.page.evaluate(SMALL_TARGETS, TOUCH_PX) == []
+    # Escape is the dialog's: it closes, and the drawer behind it stays open.
+    fay.page.keyboard.press("Escape")
+    fay.expect(fay.page.get_by_role("dialog")).to_be_hidden()
+    fay.expect(fay.by_id("people-panel")).to_be_visible()
+    fay.expect(fay.by_id("toggle-people")).to_have_attribute("aria-expanded", "true")
     fay.assert_nothing_ran()
     oli.assert_nothing_ran()
 

@@ -165,7 +165,9 @@ function bindEvents() {
   // does Escape.
   document.querySelector(".conversation").addEventListener("click", closePanels);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !event.isComposing && closeOpenDrawer()) event.preventDefault();
+    if (event.key !== "Escape" || event.isComposing) return;
+    if (document.querySelector("dialog[open]")) return; // Escape is the dialog's: the drawer behind stays
+    if (closeOpenDrawer()) event.preventDefault();
   });
   // Leaving a tab starts the time away ("New since you were away"). Coming back: the
   // counts may have moved, and the token's renewal may be due, while timers were
