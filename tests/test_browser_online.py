@@ -79,3 +79,21 @@ def test_someone_who_shares_no_room_comes_and_goes_in_the_list_without_a_click(
     expect(site_list(olga)).to_have_text(["olga (you)", "pete"])
     olga.assert_nothing_ran()
     pete.assert_nothing_ran()
+
+
+def test_the_keyboard_stays_on_the_same_person_while_others_come_and_go(
+    people: Callable[[str], Person],  # noqa: F811
+) -> None:
+    quin, ruth = people("quin"), people("ruth")
+    expect = quin.expect
+    quin.register()
+    ruth.register()
+    button = quin.page.locator('#site-online-list [data-testid="online-user"][data-username="ruth"]')
+    button.focus()
+    expect(button).to_be_focused()
+    sam = people("sam")
+    sam.register()  # quin's list is drawn again with sam in it
+    expect(quin.page.locator('#site-online-list [data-username="sam"]')).to_have_count(1)
+    expect(button).to_be_focused()
+    for person in (quin, ruth, sam):
+        person.assert_nothing_ran()

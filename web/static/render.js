@@ -169,7 +169,14 @@ function renderUserList(listNode, users) {
     item.appendChild(button);
     return item;
   });
+  // Presence arrives all day and redraws the list: the keyboard stays on the same person.
+  const had = listNode.contains(document.activeElement) ? document.activeElement : null;
   listNode.replaceChildren(...items);
+  if (had && had.dataset.userId !== undefined) {
+    const selector = '[data-testid="' + had.dataset.testid + '"][data-user-id="' + CSS.escape(had.dataset.userId) + '"]';
+    const again = listNode.querySelector(selector);
+    if (again) again.focus();
+  }
 }
 
 // A room's buttons do what fits the moment it was drawn: the item's "joined" class
