@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import trio
 
 from actors.handle import SessionHandle
-from actors.ref import Reply
+from actors.ref import ActorRef, Reply
 from storage.interface import Commit, ModerationAction, RevisionStore, SiteRoles
 from wire.commands import Ref
 from wire.events import OutFrame
@@ -103,6 +103,8 @@ class ModerateRoom:
     command: Moderate
     target: User
     site: SiteRoles
+    registry: ActorRef[RegistryMsg] | None = None
+    """Where a member added to a private room is told of it (``added_to_room``); None: not told."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,4 +47,4 @@ async def request_moderation(
     if target is None or site is None:
         session.deliver(events.error_frame("user_not_found", f"there is no user {command.user_id!r}", ref))
         return
-    await tell_room(command.room_id, ModerateRoom(session, command, target, site), ref)
+    await tell_room(command.room_id, ModerateRoom(session, command, target, site, deps.registry), ref)

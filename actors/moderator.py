@@ -31,6 +31,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,12 +41,12 @@ import trio
 from actors import membership
 from actors.delivery import Delivery, OrderedDelivery
 from actors.handle import SessionHandle
-from actors.messages import EndSanctions, ModerateRoom, RoomMsg
+from actors.messages import EndSanctions, ModerateRoom, RegistryMsg, RoomMsg, ShareInvite
 from actors.moderation import Moderation, Sanction, refusal
-from actors.ref import ActorGone, ActorRef
+from actors.ref import ActorGone, ActorRef, MailboxFull
 from actors.room_state import Left, RoomState
 from storage.interface import ModerationAction, ModerationStore
-from wire import events
+from wire import events, invites
 from wire.clock import now_ms
 from wire.commands import Ref
 from wire.events import OutFrame
@@ -151,7 +152,18 @@ class Moderator:
             session.deliver(events.error_frame("internal", message, ref))
             return
         session.deliver(events.moderated(action.action, room_id, target, ref, until=until))
+        if action.action == "add_member" and request.registry is not None:
+            self._tell_added(request.registry, action)
         await self.carry_out(action)
+
+    def _tell_added(self, registry: ActorRef[RegistryMsg], action: ModerationAction) -> None:
+        """The added member's sessions, on every process, learn of the room at once (else at their next list).
+
+        Never waits: a room does not wait on the registry; a full mailbox loses only this hint.
+        """
+        told = invites.added(self._state.info, action.actor, action.at)
+        with contextlib.suppress(MailboxFull, ActorGone):
+            registry.tell_nowait(ShareInvite(action.target.user_id, told))
 
     async def present(self, user_id: str) -> bool:
         """Whether the user has a session in the room (a kick needs one)."""

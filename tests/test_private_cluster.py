@@ -28,6 +28,7 @@ async def test_a_member_added_on_one_process_joins_on_the_other_and_leaves_both_
     refused(await member_b.command({"type": "join", "room_id": room_id}), "room_not_found")
 
     assert (await act(owner_a, "add_member", room_id, member))["type"] == "moderated"
+    assert (await member_b.expect("added_to_room", timeout=10))["room"]["room_id"] == room_id
     await witness_b.expect("system", timeout=10, event="add_member")  # process b has applied it
     joined = await member_b.command({"type": "join", "room_id": room_id})
     assert joined["type"] == "joined", joined

@@ -175,8 +175,15 @@ async def test_an_admin_adds_and_removes_members_and_a_member_cannot(api: Api, c
     owner, member, other = await api.account(), await api.account(), await api.account()
     room_id = (await private_room(api, owner))["room_id"]
     o = await connect(owner, join=room_id)
+    waiting = await connect(member)  # online before: told at once, not at its next room list
     added = await act(o, "add_member", room_id, member)
     assert added["type"] == "moderated" and added["action"] == "add_member"
+    told = await waiting.expect("added_to_room")
+    assert (told["room"]["room_id"], told["room"]["visibility"], told["actor"]) == (
+        room_id,
+        "private",
+        owner.user,
+    )
     m = await connect(member, join=room_id)
     refused(await act(m, "add_member", room_id, other), "forbidden")
     x = await connect(other)

@@ -46,6 +46,16 @@ class AnswerInvite:
     ref: Ref = None
 
 
+def added(room: RoomInfo, actor: User | None, at: int) -> dict[str, Any]:
+    """To every session of a user an admin made a member of a private room: the room is theirs to join now."""
+    return {
+        "type": "added_to_room",
+        "room": room.to_wire(),
+        "actor": None if actor is None else actor.to_wire(),
+        "at": at,
+    }
+
+
 def invited(room: RoomInfo, inviter: User, created_at: int) -> dict[str, Any]:
     """To every session of the invited user: shaped as an item of ``GET /api/v1/me/invites``, typed."""
     return {"type": "invited", "room": room.to_wire(), "inviter": inviter.to_wire(), "created_at": created_at}

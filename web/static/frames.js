@@ -67,6 +67,7 @@ const FRAME_HANDLERS = {
   private: onPrivateMessage,
   system: onSystem,
   room_created: (frame) => addCreatedRoom(frame.room),
+  added_to_room: (frame) => addCreatedRoom(frame.room), // a private room an admin made us a member of
   read_marker: applyReadMarker,
   typing: onTyping,
   block_changed: onBlockChanged,
