@@ -38,7 +38,7 @@ pytestmark = pytest.mark.cluster
 REDIS_ONLY_ON_POSTGRES = pytest.mark.parametrize("cluster_db_url", [POSTGRES_PARAM], indirect=True)
 """For a limit whose counts live in Redis alone (the sliding windows): the database only holds the
 accounts, so one database proves it, and the suite does not pay these argon2-bound tests twice. They
-run with the PostgreSQL cluster stage, whose lane is the shorter one (scripts/test.sh)."""
+run with the PostgreSQL cluster stage (scripts/test.sh balances the lanes with them counted)."""
 
 HANDSHAKE = {
     "Connection": "Upgrade",
