@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from storage.interface import BlockLimitReached
 from storage.models import UserBlockRow, UserRow
+from storage.usernames import names_by_id
 from wire.clock import now_ms
 from wire.shapes import User
 
@@ -110,7 +111,7 @@ class BlockTable:
                 .values_list("blocked_id", "created_at")
             )
             ids = [str(i) for i, _ in rows]
-            names = dict(await UserRow.filter(id__in=ids).values_list("id", "username")) if ids else {}
+            names = await names_by_id(ids)
             return [BlockedUser(User(str(i), str(names.get(i, ""))), int(at)) for i, at in rows]
 
         return await self._db.call(query)

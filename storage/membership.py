@@ -34,8 +34,8 @@ from storage.models import (
     RoomMemberRow,
     RoomRow,
     RoomSanctionRow,
-    UserRow,
 )
+from storage.usernames import names_by_id
 from wire.clock import now_ms
 from wire.shapes import RoomInfo, User
 
@@ -144,8 +144,8 @@ class MembershipTables:
                 .limit(MEMBERS_MAX)
                 .values_list("user_id", flat=True)
             )
-            names = dict(await UserRow.filter(id__in=list(ids)).values_list("id", "username")) if ids else {}
-            return [User(str(i), str(names[i])) for i in ids if i in names]
+            names = await names_by_id(str(i) for i in ids)
+            return [User(str(i), names[str(i)]) for i in ids if str(i) in names]
 
         return [] if NUL in room_id else await self._bridge.call(query)
 

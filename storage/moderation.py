@@ -29,7 +29,7 @@ from storage.dialects import NUL, storable_text, stored_text
 from storage.interface import ModerationAction, ModerationState, SiteRoles
 from storage.membership import MembershipTables, change_members, member_ids
 from storage.models import ModerationLogRow, RoomRoleRow, RoomRow, RoomSanctionRow, SiteAdminRow, UserRow
-from storage.usernames import login_key, login_keys
+from storage.usernames import login_key, login_keys, names_by_id
 from wire.clock import now_ms
 from wire.shapes import User
 
@@ -75,10 +75,7 @@ class ModerationTables:
             mutes = {str(u): _ms(t) for u, k, t in live if k == "mute"}
             bans = {str(u): _ms(t) for u, k, t in live if k == "ban"}
             sanctioned = list(mutes.keys() | bans.keys())
-            names = (
-                await UserRow.filter(id__in=sanctioned).values_list("id", "username") if sanctioned else []
-            )
-            named = {str(i): str(n) for i, n in names}
+            named = await names_by_id(sanctioned)
             creator = str(owner[0]) if owner and owner[0] is not None else None
             members = await member_ids(room_id)
             return ModerationState(creator, frozenset(str(a) for a in admins), mutes, bans, named, members)
@@ -111,8 +108,7 @@ class ModerationTables:
                 .values_list("user_id", flat=True)
             )
             wanted = [str(i) for i in ids] + ([] if owner_id is None else [owner_id])
-            rows = await UserRow.filter(id__in=wanted).values_list("id", "username") if wanted else []
-            named = {str(i): str(n) for i, n in rows}
+            named = await names_by_id(wanted)
             owner = User(owner_id, named[owner_id]) if owner_id is not None and owner_id in named else None
             return owner, [User(str(i), named[str(i)]) for i in ids if str(i) in named]
 

@@ -27,7 +27,8 @@ from tortoise.transactions import in_transaction
 from storage.bridge import AsyncioBridge
 from storage.dialects import NUL, parameter_marks, stored_text
 from storage.membership import visible_to
-from storage.models import ConversationRow, MessageRow, RoomReadRow, RoomRow, UserRow
+from storage.models import ConversationRow, MessageRow, RoomReadRow, RoomRow
+from storage.usernames import names_by_id
 from wire.shapes import StoredMessage, User
 
 UNREAD_CAP = 100
@@ -244,7 +245,7 @@ class ReadStore:
                 return []
             ids = [int(r.last_message_id) for r in rows]
             messages = {int(m.id): m for m in await MessageRow.filter(id__in=ids)}
-            names = dict(await UserRow.filter(id__in=[r.peer_id for r in rows]).values_list("id", "username"))
+            names = await names_by_id(r.peer_id for r in rows)
             out = []
             for r in rows:
                 found = messages.get(int(r.last_message_id))

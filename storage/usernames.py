@@ -222,3 +222,14 @@ async def rekey_users() -> Rekey:
             ", ".join(done.kept),
         )
     return done
+
+
+async def names_by_id(user_ids: Iterable[str]) -> dict[str, str]:
+    """The usernames of ``user_ids`` that exist, by id: one query, none for no id.
+
+    Awaited inside a query that already runs on the database's loop (:mod:`storage.bridge`).
+    """
+    wanted = list(user_ids)
+    if not wanted:
+        return {}
+    return {str(i): str(n) for i, n in await UserRow.filter(id__in=wanted).values_list("id", "username")}
