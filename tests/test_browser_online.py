@@ -95,5 +95,12 @@ def test_the_keyboard_stays_on_the_same_person_while_others_come_and_go(
     sam.register()  # quin's list is drawn again with sam in it
     expect(quin.page.locator('#site-online-list [data-username="sam"]')).to_have_count(1)
     expect(button).to_be_focused()
-    for person in (quin, ruth, sam):
+    # The same in the room's list, on a member's menu button: tom lands in the lobby too.
+    actions = quin.page.locator("#room-online-list").get_by_role("button", name="Actions for ruth")
+    actions.focus()
+    tom = people("tom")
+    tom.register()
+    expect(quin.page.locator('#room-online-list [data-username="tom"]')).to_have_count(1)
+    expect(actions).to_be_focused()
+    for person in (quin, ruth, sam, tom):
         person.assert_nothing_ran()

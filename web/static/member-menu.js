@@ -30,22 +30,6 @@ const LABELS = {
 const REASON_MAX = 500;
 
 let open = null; // {node, roomId, user}: the menu on screen
-let focused = null; // the control of the list that last had the keyboard
-
-// A join or a leave redraws the list; the keyboard stays on the same control of
-// the same person rather than falling back to the page.
-document.addEventListener("focusin", (event) => {
-  const inList = event.target.closest && event.target.closest("#room-online-list");
-  focused = inList && event.target.dataset.userId ? event.target : null;
-});
-
-function keepFocus(listNode) {
-  if (!focused || focused.isConnected) return;
-  if (document.activeElement && document.activeElement !== document.body) return;
-  const selector = '[data-testid="' + focused.dataset.testid + '"][data-user-id="' + CSS.escape(focused.dataset.userId) + '"]';
-  const again = listNode.querySelector(selector);
-  if (again) again.focus();
-}
 
 // After the room's online list is drawn: a menu button beside each member but us.
 export function addMemberMenus(listNode, roomId) {
@@ -74,7 +58,6 @@ export function addMemberMenus(listNode, roomId) {
     item.classList.add("member-row");
     item.appendChild(button);
   }
-  keepFocus(listNode);
   if (!open) return;
   if (open.roomId !== roomId || !opener()) closeMenu(false);
   else if (!sameItems(open)) openMenu(open.roomId, open.user, "first"); // the levels were read meanwhile

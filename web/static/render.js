@@ -144,12 +144,27 @@ export function renderRoomOnline() {
     el("span", { className: "people-count", "data-testid": "room-online-total" }, " (" + users.length + ")"),
   );
   title.title = "In " + conv.title + ": " + users.length + " online";
-  renderUserList($("room-online-list"), users);
-  addMemberMenus($("room-online-list"), conv.id);
+  const list = $("room-online-list");
+  redrawKeepingFocus(list, () => {
+    renderUserList(list, users);
+    addMemberMenus(list, conv.id);
+  });
 }
 
 export function renderSiteOnline() {
-  renderUserList($("site-online-list"), state.siteOnline);
+  const list = $("site-online-list");
+  redrawKeepingFocus(list, () => renderUserList(list, state.siteOnline));
+}
+
+// Joins, leaves and presence redraw the lists all day: the keyboard stays on the
+// same control of the same person rather than falling back to the page.
+function redrawKeepingFocus(listNode, draw) {
+  const had = listNode.contains(document.activeElement) ? document.activeElement : null;
+  draw();
+  if (!had || had.isConnected || had.dataset.userId === undefined) return;
+  const selector = '[data-testid="' + had.dataset.testid + '"][data-user-id="' + CSS.escape(had.dataset.userId) + '"]';
+  const again = listNode.querySelector(selector);
+  if (again) again.focus();
 }
 
 function renderUserList(listNode, users) {
@@ -169,14 +184,7 @@ function renderUserList(listNode, users) {
     item.appendChild(button);
     return item;
   });
-  // Presence arrives all day and redraws the list: the keyboard stays on the same person.
-  const had = listNode.contains(document.activeElement) ? document.activeElement : null;
   listNode.replaceChildren(...items);
-  if (had && had.dataset.userId !== undefined) {
-    const selector = '[data-testid="' + had.dataset.testid + '"][data-user-id="' + CSS.escape(had.dataset.userId) + '"]';
-    const again = listNode.querySelector(selector);
-    if (again) again.focus();
-  }
 }
 
 // A room's buttons do what fits the moment it was drawn: the item's "joined" class
